@@ -1,0 +1,179 @@
+package carddav
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/orgdav/orgdav/store"
+)
+
+// wantsV4 reads vCard version negotiation from an Accept header.
+func wantsV4(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, _ := strings.Cut(part, ";")
+		mt = strings.ToLower(strings.TrimSpace(mt))
+		if mt != "text/vcard" && mt != "text/x-vcard" {
+			continue
+		}
+		for _, p := range strings.Split(params, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(k, "version") && strings.Trim(v, `"`) == "4.0" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// etagList parses If-Match / If-None-Match: "*" or quoted tags; weak
+// tags compare by value, as RFC 9110 allows for If-None-Match.
+func etagList(h string) []string {
+	var out []string
+	for _, part := range strings.Split(h, ",") {
+		t := strings.TrimSpace(part)
+		t = strings.TrimPrefix(t, "W/")
+		t = strings.Trim(t, `"`)
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func listMatches(list []string, etag string) bool {
+	for _, t := range list {
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) getCard(w http.ResponseWriter, r *http.Request, b book, seg string) {
+	data, etag, err := b.get(seg, wantsV4(r.Header.Get("Accept")))
+	if errors.Is(err, store.ErrNotFound) {
+		http.Error(w, "Not found.", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		s.log.Error("reading card failed", "card", seg, "err", err)
+		http.Error(w, "Internal error reading the card; try again.", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("ETag", `"`+etag+`"`)
+	h.Set("Vary", "Accept")
+	if im := r.Header.Get("If-Match"); im != "" && !listMatches(etagList(im), etag) {
+		http.Error(w, "Precondition failed: the card has changed.", http.StatusPreconditionFailed)
+		return
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && listMatches(etagList(inm), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "text/vcard; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(data)
+	}
+}
+
+func conditions(r *http.Request) store.Conditions {
+	var c store.Conditions
+	if l := etagList(r.Header.Get("If-Match")); len(l) > 0 {
+		c.IfMatch = l[0]
+	}
+	if l := etagList(r.Header.Get("If-None-Match")); len(l) > 0 {
+		c.IfNoneMatch = l[0]
+	}
+	return c
+}
+
+func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *viewer) {
+	if rt.kind != routeCard {
+		needPrivileges(w, "bind")
+		return
+	}
+	b := s.book(v, rt.book)
+	if !b.writable() {
+		priv := "bind"
+		if _, exists := b.find(rt.card); exists {
+			priv = "write-content"
+		}
+		needPrivileges(w, priv)
+		return
+	}
+	if len(rt.card) > 255 {
+		http.Error(w, "Bad request: card name longer than 255 bytes.", http.StatusBadRequest)
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, s.opt.MaxCardBytes+1))
+	if err != nil {
+		readBodyError(w, err)
+		return
+	}
+	if int64(len(data)) > s.opt.MaxCardBytes {
+		xmlError(w, http.StatusRequestEntityTooLarge, "<C:max-resource-size/>")
+		return
+	}
+	pc, err := validateCard(data)
+	if err == nil {
+		err = store.ValidatePersonalUID(pc.uid)
+	}
+	if err != nil {
+		xmlError(w, http.StatusBadRequest, "<C:valid-address-data/><D:responsedescription>"+textXML(err.Error())+"</D:responsedescription>")
+		return
+	}
+	etag, created, err := s.store.PersonalPut(v.user, rt.card, pc.uid, data, conditions(r))
+	var conflict *store.UIDConflictError
+	switch {
+	case errors.Is(err, store.ErrPrecondition):
+		http.Error(w, "Precondition failed: the card has changed or already exists.", http.StatusPreconditionFailed)
+		return
+	case errors.As(err, &conflict):
+		xmlError(w, http.StatusConflict, "<C:no-uid-conflict>"+hrefXML(bookPath(v.user, bookPersonal)+conflict.Name)+"</C:no-uid-conflict>")
+		return
+	case err != nil:
+		s.log.Error("storing personal card failed", "user", v.user, "card", rt.card, "err", err)
+		http.Error(w, "Internal error storing the card; nothing was changed. Try again.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("ETag", `"`+etag+`"`)
+	if created {
+		w.WriteHeader(http.StatusCreated)
+	} else {
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Server) deleteCard(w http.ResponseWriter, r *http.Request, rt route, v *viewer) {
+	if rt.kind != routeCard {
+		needPrivileges(w, "unbind")
+		return
+	}
+	b := s.book(v, rt.book)
+	if !b.writable() {
+		if _, exists := b.find(rt.card); !exists {
+			http.Error(w, "Not found.", http.StatusNotFound)
+			return
+		}
+		needPrivileges(w, "unbind")
+		return
+	}
+	err := s.store.PersonalDelete(v.user, rt.card, conditions(r))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		http.Error(w, "Not found.", http.StatusNotFound)
+	case errors.Is(err, store.ErrPrecondition):
+		http.Error(w, "Precondition failed: the card has changed.", http.StatusPreconditionFailed)
+	case err != nil:
+		s.log.Error("deleting personal card failed", "user", v.user, "card", rt.card, "err", err)
+		http.Error(w, "Internal error deleting the card; nothing was changed. Try again.", http.StatusInternalServerError)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}

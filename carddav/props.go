@@ -1,0 +1,292 @@
+package carddav
+
+import (
+	"bufio"
+	"encoding/xml"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// propValue returns a property's inner XML, or false when the resource
+// does not have it.
+type propValue func(n xml.Name) (string, bool)
+
+const (
+	privRead     = `<D:privilege><D:read/></D:privilege><D:privilege><D:read-current-user-privilege-set/></D:privilege>`
+	privWritable = privRead + `<D:privilege><D:write/></D:privilege><D:privilege><D:write-content/></D:privilege>` +
+		`<D:privilege><D:write-properties/></D:privilege><D:privilege><D:bind/></D:privilege><D:privilege><D:unbind/></D:privilege>`
+	bookReports = `<D:supported-report><D:report><D:sync-collection/></D:report></D:supported-report>` +
+		`<D:supported-report><D:report><C:addressbook-multiget/></D:report></D:supported-report>` +
+		`<D:supported-report><D:report><C:addressbook-query/></D:report></D:supported-report>`
+	addressData = `<C:address-data-type content-type="text/vcard" version="3.0"/><C:address-data-type content-type="text/vcard" version="4.0"/>`
+)
+
+func hrefXML(p string) string {
+	var b strings.Builder
+	b.WriteString("<D:href>")
+	xml.EscapeText(&b, []byte(p))
+	b.WriteString("</D:href>")
+	return b.String()
+}
+
+func textXML(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+// allprops lists what allprop and propname return for collections.
+var collectionAllprops = []xml.Name{
+	{Space: nsDAV, Local: "resourcetype"}, {Space: nsDAV, Local: "displayname"},
+	{Space: nsDAV, Local: "owner"}, {Space: nsDAV, Local: "current-user-privilege-set"},
+	{Space: nsDAV, Local: "supported-report-set"}, {Space: nsDAV, Local: "sync-token"},
+	{Space: nsCS, Local: "getctag"}, {Space: nsCard, Local: "addressbook-description"},
+	{Space: nsCard, Local: "supported-address-data"}, {Space: nsCard, Local: "max-resource-size"},
+	{Space: nsCard, Local: "addressbook-home-set"}, {Space: nsDAV, Local: "principal-URL"},
+	{Space: nsDAV, Local: "current-user-principal"},
+}
+
+func (s *Server) rootProps(v *viewer) propValue {
+	return func(n xml.Name) (string, bool) {
+		switch n {
+		case xml.Name{Space: nsDAV, Local: "current-user-principal"}, xml.Name{Space: nsDAV, Local: "principal-URL"}:
+			return hrefXML(principalPath(v.user)), true
+		case xml.Name{Space: nsCard, Local: "addressbook-home-set"}:
+			return hrefXML(homePath(v.user)), true
+		case xml.Name{Space: nsDAV, Local: "resourcetype"}:
+			return "<D:collection/>", true
+		case xml.Name{Space: nsDAV, Local: "displayname"}:
+			return "orgdav", true
+		case xml.Name{Space: nsDAV, Local: "current-user-privilege-set"}:
+			return privRead, true
+		}
+		return "", false
+	}
+}
+
+func (s *Server) principalProps(v *viewer) propValue {
+	return func(n xml.Name) (string, bool) {
+		switch n {
+		case xml.Name{Space: nsDAV, Local: "resourcetype"}:
+			return "<D:collection/><D:principal/>", true
+		case xml.Name{Space: nsDAV, Local: "displayname"}:
+			if e, err := s.store.Person(v.item.Name); err == nil {
+				return textXML(e.DisplayName), true
+			}
+			return textXML(v.user), true
+		case xml.Name{Space: nsDAV, Local: "current-user-principal"}, xml.Name{Space: nsDAV, Local: "principal-URL"}:
+			return hrefXML(principalPath(v.user)), true
+		case xml.Name{Space: nsCard, Local: "addressbook-home-set"}:
+			return hrefXML(homePath(v.user)), true
+		case xml.Name{Space: nsDAV, Local: "principal-collection-set"}:
+			return hrefXML("/dav/principals/"), true
+		case xml.Name{Space: nsDAV, Local: "supported-report-set"}, xml.Name{Space: nsDAV, Local: "group-membership"}:
+			return "", true
+		case xml.Name{Space: nsDAV, Local: "current-user-privilege-set"}:
+			return privRead, true
+		}
+		return "", false
+	}
+}
+
+func (s *Server) homeProps(v *viewer) propValue {
+	return func(n xml.Name) (string, bool) {
+		switch n {
+		case xml.Name{Space: nsDAV, Local: "resourcetype"}:
+			return "<D:collection/>", true
+		case xml.Name{Space: nsDAV, Local: "displayname"}:
+			return "Address books", true
+		case xml.Name{Space: nsDAV, Local: "owner"}, xml.Name{Space: nsDAV, Local: "current-user-principal"}:
+			return hrefXML(principalPath(v.user)), true
+		case xml.Name{Space: nsDAV, Local: "current-user-privilege-set"}:
+			return privRead, true
+		case xml.Name{Space: nsDAV, Local: "supported-report-set"}:
+			return "", true
+		}
+		return "", false
+	}
+}
+
+func (s *Server) bookProps(v *viewer, b book) propValue {
+	return func(n xml.Name) (string, bool) {
+		switch n {
+		case xml.Name{Space: nsDAV, Local: "resourcetype"}:
+			return "<D:collection/><C:addressbook/>", true
+		case xml.Name{Space: nsDAV, Local: "displayname"}:
+			return textXML(b.displayName()), true
+		case xml.Name{Space: nsCard, Local: "addressbook-description"}:
+			return textXML(b.description()), true
+		case xml.Name{Space: nsCS, Local: "getctag"}, xml.Name{Space: nsDAV, Local: "sync-token"}:
+			return textXML(b.token()), true
+		case xml.Name{Space: nsDAV, Local: "supported-report-set"}:
+			return bookReports, true
+		case xml.Name{Space: nsDAV, Local: "current-user-privilege-set"}:
+			if b.writable() {
+				return privWritable, true
+			}
+			return privRead, true
+		case xml.Name{Space: nsDAV, Local: "owner"}, xml.Name{Space: nsDAV, Local: "current-user-principal"}:
+			return hrefXML(principalPath(v.user)), true
+		case xml.Name{Space: nsCard, Local: "supported-address-data"}:
+			return addressData, true
+		case xml.Name{Space: nsCard, Local: "max-resource-size"}:
+			return strconv.FormatInt(s.opt.MaxCardBytes, 10), true
+		}
+		return "", false
+	}
+}
+
+// writeProps writes one response for a collection: the 200 propstat first,
+// then a 404 propstat for what the resource does not have.
+func writeProps(m ms, href string, pr propRequest, get propValue) {
+	names := pr.props
+	if pr.allprop || pr.propname {
+		names = collectionAllprops
+	}
+	m.respStart(href)
+	var missing []xml.Name
+	opened := false
+	for _, n := range names {
+		val, ok := get(n)
+		if !ok {
+			if !pr.allprop && !pr.propname {
+				missing = append(missing, n)
+			}
+			continue
+		}
+		if !opened {
+			m.propstatOpen()
+			opened = true
+		}
+		if pr.propname || val == "" {
+			m.w.WriteString(emptyTag(n))
+			continue
+		}
+		writeElement(m.w, n, val)
+	}
+	if opened {
+		m.propstatClose(status200)
+	}
+	if len(missing) > 0 {
+		m.propstatOpen()
+		for _, n := range missing {
+			m.w.WriteString(emptyTag(n))
+		}
+		m.propstatClose(status404)
+	}
+	m.respEnd()
+}
+
+func writeElement(w *bufio.Writer, n xml.Name, inner string) {
+	p := prefixes[n.Space]
+	w.WriteString("<" + p + ":" + n.Local + ">")
+	w.WriteString(inner)
+	w.WriteString("</" + p + ":" + n.Local + ">")
+}
+
+func depth(r *http.Request) string {
+	switch d := strings.TrimSpace(r.Header.Get("Depth")); d {
+	case "0":
+		return "0"
+	default:
+		// Absent or infinity: books have no sub-collections, so 1 is exact,
+		// and it spares the home set an expansion into every card.
+		return "1"
+	}
+}
+
+func (s *Server) propfind(w http.ResponseWriter, r *http.Request, rt route, v *viewer) {
+	pr, err := parsePropfind(r.Body)
+	if err != nil {
+		readBodyError(w, err)
+		return
+	}
+	if rt.kind == routeCard {
+		s.propfindCard(w, r, rt, v, pr)
+		return
+	}
+	bw, finish := body(w, r, "application/xml; charset=utf-8", http.StatusMultiStatus)
+	m := ms{bw}
+	m.open()
+	switch rt.kind {
+	case routeRoot, routeWellKnown:
+		writeProps(m, r.URL.Path, pr, s.rootProps(v))
+	case routePrincipal:
+		writeProps(m, principalPath(v.user), pr, s.principalProps(v))
+	case routeHome:
+		writeProps(m, homePath(v.user), pr, s.homeProps(v))
+		if depth(r) == "1" {
+			for _, b := range s.books(v) {
+				writeProps(m, bookPath(v.user, b.id()), pr, s.bookProps(v, b))
+			}
+		}
+	case routeBook:
+		b := s.book(v, rt.book)
+		href := bookPath(v.user, b.id())
+		writeProps(m, href, pr, s.bookProps(v, b))
+		if depth(r) == "1" {
+			plan := newCardPlan(pr)
+			b.list(func(mem member) bool {
+				s.writeMember(m, b, href, mem, &plan)
+				return true
+			})
+		}
+	}
+	m.close()
+	if err := finish(); err != nil {
+		s.log.Debug("writing PROPFIND response failed", "path", r.URL.Path, "err", err)
+	}
+}
+
+func (s *Server) propfindCard(w http.ResponseWriter, r *http.Request, rt route, v *viewer, pr propRequest) {
+	b := s.book(v, rt.book)
+	etag, ok := b.find(rt.card)
+	if !ok {
+		http.Error(w, "Not found.", http.StatusNotFound)
+		return
+	}
+	bw, finish := body(w, r, "application/xml; charset=utf-8", http.StatusMultiStatus)
+	m := ms{bw}
+	m.open()
+	plan := newCardPlan(pr)
+	s.writeMember(m, b, bookPath(v.user, b.id()), member{seg: rt.card, etag: []byte(etag)}, &plan)
+	m.close()
+	if err := finish(); err != nil {
+		s.log.Debug("writing PROPFIND response failed", "path", r.URL.Path, "err", err)
+	}
+}
+
+// proppatch refuses every property change in a 207, as RFC 4918 allows;
+// Apple's me-card PROPPATCH gets a clean answer instead of an error page.
+func (s *Server) proppatch(w http.ResponseWriter, r *http.Request) {
+	root, err := parseXML(r.Body)
+	if err != nil {
+		readBodyError(w, err)
+		return
+	}
+	if !root.is(nsDAV, "propertyupdate") {
+		http.Error(w, "Bad request: expected DAV:propertyupdate.", http.StatusBadRequest)
+		return
+	}
+	var names []xml.Name
+	for _, op := range root.children {
+		if p := op.child(nsDAV, "prop"); p != nil {
+			for _, c := range p.children {
+				names = append(names, c.name)
+			}
+		}
+	}
+	bw, finish := body(w, r, "application/xml; charset=utf-8", http.StatusMultiStatus)
+	m := ms{bw}
+	m.open()
+	m.respStart(r.URL.Path)
+	m.propstatOpen()
+	for _, n := range names {
+		m.w.WriteString(emptyTag(n))
+	}
+	m.propstatClose(status403)
+	m.respEnd()
+	m.close()
+	_ = finish()
+}

@@ -1,0 +1,377 @@
+package carddav
+
+import (
+	"bufio"
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// cardPlan is what a request wants of each card, decided once per request
+// so the per-card loop only writes.
+type cardPlan struct {
+	etag, ctype, rtype, data, length bool
+	v4                               bool
+	missing                          string // the ready 404 propstat, or ""
+}
+
+func newCardPlan(pr propRequest) cardPlan {
+	if pr.allprop || pr.propname {
+		return cardPlan{etag: true, ctype: true, rtype: true}
+	}
+	p := cardPlan{v4: pr.wantV4}
+	var missing strings.Builder
+	for _, n := range pr.props {
+		switch n {
+		case xml.Name{Space: nsDAV, Local: "getetag"}:
+			p.etag = true
+		case xml.Name{Space: nsDAV, Local: "getcontenttype"}:
+			p.ctype = true
+		case xml.Name{Space: nsDAV, Local: "resourcetype"}:
+			p.rtype = true
+		case xml.Name{Space: nsCard, Local: "address-data"}:
+			p.data = true
+		case xml.Name{Space: nsDAV, Local: "getcontentlength"}:
+			p.length = true
+		default:
+			missing.WriteString(emptyTag(n))
+		}
+	}
+	if missing.Len() > 0 {
+		p.missing = "<D:propstat><D:prop>" + missing.String() + "</D:prop><D:status>" + status404 + "</D:status></D:propstat>"
+	}
+	return p
+}
+
+func (p *cardPlan) any200() bool { return p.etag || p.ctype || p.rtype || p.data || p.length }
+
+// writeMember writes one card's response. Card bytes are fetched only when
+// the request asks for address-data or a length.
+func (s *Server) writeMember(m ms, b book, bookHref string, mem member, p *cardPlan) {
+	var data []byte
+	if p.data || p.length {
+		d, etag, err := b.get(mem.path(), p.v4)
+		if err != nil {
+			m.w.WriteString("<D:response><D:href>")
+			writeHref(m.w, bookHref, mem)
+			m.w.WriteString("</D:href><D:status>" + status404 + "</D:status></D:response>")
+			return
+		}
+		data = d
+		mem.etag = []byte(etag)
+	}
+	m.w.WriteString("<D:response><D:href>")
+	writeHref(m.w, bookHref, mem)
+	m.w.WriteString("</D:href>")
+	if p.any200() {
+		m.w.WriteString("<D:propstat><D:prop>")
+		if p.etag {
+			m.w.WriteString(`<D:getetag>"`)
+			m.w.Write(mem.etag)
+			m.w.WriteString(`"</D:getetag>`)
+		}
+		if p.ctype {
+			m.w.WriteString("<D:getcontenttype>text/vcard; charset=utf-8</D:getcontenttype>")
+		}
+		if p.rtype {
+			m.w.WriteString("<D:resourcetype/>")
+		}
+		if p.length {
+			m.w.WriteString("<D:getcontentlength>" + strconv.Itoa(len(data)) + "</D:getcontentlength>")
+		}
+		if p.data {
+			m.w.WriteString("<C:address-data>")
+			escapeBytesTo(m.w, data)
+			m.w.WriteString("</C:address-data>")
+		}
+		m.w.WriteString("</D:prop><D:status>" + status200 + "</D:status></D:propstat>")
+	}
+	m.w.WriteString(p.missing)
+	m.w.WriteString("</D:response>")
+}
+
+func writeHref(w *bufio.Writer, bookHref string, mem member) {
+	w.WriteString(bookHref)
+	if needsPathEscape(mem.seg) {
+		escapeTo(w, url.PathEscape(mem.seg))
+	} else {
+		w.WriteString(mem.seg)
+	}
+	w.WriteString(mem.suffix)
+}
+
+// needsPathEscape is a fast check that spares the directory's UUID names
+// an allocation per card.
+func needsPathEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) report(w http.ResponseWriter, r *http.Request, rt route, v *viewer, info *reqInfo) {
+	root, err := parseXML(r.Body)
+	if err != nil {
+		readBodyError(w, err)
+		return
+	}
+	info.report = "unknown"
+	switch {
+	case root.is(nsDAV, "sync-collection"):
+		info.report = "sync-collection"
+	case root.is(nsCard, "addressbook-multiget"):
+		info.report = "addressbook-multiget"
+	case root.is(nsCard, "addressbook-query"):
+		info.report = "addressbook-query"
+	}
+	if info.report == "unknown" || rt.kind != routeBook {
+		xmlError(w, http.StatusForbidden, "<D:supported-report/>")
+		return
+	}
+	b := s.book(v, rt.book)
+	switch info.report {
+	case "sync-collection":
+		s.syncCollection(w, r, v, b, root)
+	case "addressbook-multiget":
+		s.multiget(w, r, v, b, parseMultiget(root))
+	case "addressbook-query":
+		qr, err := parseQuery(root)
+		var uc *unsupportedCollation
+		switch {
+		case errors.As(err, &uc):
+			xmlError(w, http.StatusForbidden, "<C:supported-collation/>")
+		case err != nil:
+			http.Error(w, "Bad request: "+err.Error(), http.StatusBadRequest)
+		default:
+			s.query(w, r, v, b, qr)
+		}
+	}
+}
+
+// syncCollection answers RFC 6578 sync-collection. The Depth header is
+// ignored: Thunderbird sends 1, others 0 or nothing.
+func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, v *viewer, b book, root *node) {
+	sr, err := parseSync(root)
+	if err != nil {
+		http.Error(w, "Bad request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	href := bookPath(v.user, b.id())
+	plan := newCardPlan(sr.prop)
+	var m ms
+	var finish func() error
+	n := 0
+	open := func() {
+		if m.w == nil {
+			bw, f := body(w, r, "application/xml; charset=utf-8", http.StatusMultiStatus)
+			m, finish = ms{bw}, f
+			m.open()
+		}
+	}
+	next, truncated, err := b.delta(sr.token, sr.limit, func(mem member) {
+		open()
+		n++
+		if mem.deleted {
+			m.w.WriteString("<D:response><D:href>")
+			writeHref(m.w, href, mem)
+			m.w.WriteString("</D:href><D:status>" + status404 + "</D:status></D:response>")
+			return
+		}
+		s.writeMember(m, b, href, mem, &plan)
+	})
+	if errors.Is(err, errInvalidToken) && m.w == nil {
+		s.metrics.syncs.WithLabelValues("invalid_token").Inc()
+		xmlError(w, http.StatusForbidden, "<D:valid-sync-token/>")
+		return
+	}
+	if err != nil && m.w == nil {
+		s.log.Error("sync-collection failed", "user", v.user, "book", b.id(), "err", err)
+		http.Error(w, "Internal error while reading changes; try again.", http.StatusInternalServerError)
+		return
+	}
+	if err != nil {
+		s.log.Error("sync-collection failed mid-response", "user", v.user, "book", b.id(), "err", err)
+	}
+	open()
+	if truncated {
+		m.w.WriteString("<D:response><D:href>")
+		escapeTo(m.w, href)
+		m.w.WriteString("</D:href><D:status>" + status507 + "</D:status><D:error><D:number-of-matches-within-limits/></D:error></D:response>")
+	}
+	m.w.WriteString("<D:sync-token>")
+	escapeTo(m.w, next)
+	m.w.WriteString("</D:sync-token>")
+	m.close()
+	switch {
+	case truncated:
+		s.metrics.syncs.WithLabelValues("truncated").Inc()
+	case sr.token == "":
+		s.metrics.syncs.WithLabelValues("initial").Inc()
+	case n == 0:
+		s.metrics.syncs.WithLabelValues("unchanged").Inc()
+	default:
+		s.metrics.syncs.WithLabelValues("delta").Inc()
+	}
+	if sr.token != "" {
+		s.metrics.syncChanges.Add(float64(n))
+	}
+	if err := finish(); err != nil {
+		s.log.Debug("writing sync-collection response failed", "err", err)
+	}
+}
+
+// memberSeg returns the card segment an href names when the card is a
+// direct child of the book; clients send absolute paths or full URLs.
+func memberSeg(href, bookHref string) (string, bool) {
+	u, err := url.Parse(href)
+	if err != nil {
+		return "", false
+	}
+	bookPathDecoded, _ := url.PathUnescape(bookHref)
+	seg, ok := strings.CutPrefix(u.Path, bookPathDecoded)
+	if !ok || seg == "" || strings.Contains(seg, "/") {
+		return "", false
+	}
+	return seg, true
+}
+
+func (s *Server) multiget(w http.ResponseWriter, r *http.Request, v *viewer, b book, mr multigetRequest) {
+	href := bookPath(v.user, b.id())
+	plan := newCardPlan(mr.prop)
+	bw, finish := body(w, r, "application/xml; charset=utf-8", http.StatusMultiStatus)
+	m := ms{bw}
+	m.open()
+	for _, h := range mr.hrefs {
+		seg, ok := memberSeg(h, href)
+		var etag string
+		if ok {
+			etag, ok = b.find(seg)
+		}
+		if !ok {
+			m.statusOnly(h, status404)
+			continue
+		}
+		s.writeMember(m, b, href, member{seg: seg, etag: []byte(etag)}, &plan)
+	}
+	m.close()
+	if err := finish(); err != nil {
+		s.log.Debug("writing multiget response failed", "err", err)
+	}
+}
+
+// query answers addressbook-query by matching the viewer's own rendering of
+// each card, so a filter can never find a field the viewer may not see.
+func (s *Server) query(w http.ResponseWriter, r *http.Request, v *viewer, b book, qr queryRequest) {
+	href := bookPath(v.user, b.id())
+	plan := newCardPlan(qr.prop)
+	bw, finish := body(w, r, "application/xml; charset=utf-8", http.StatusMultiStatus)
+	m := ms{bw}
+	m.open()
+	n := 0
+	truncated := false
+	b.list(func(mem member) bool {
+		data, etag, err := b.get(mem.path(), false)
+		if err != nil || !qr.matches(data) {
+			return true
+		}
+		if qr.limit > 0 && n >= qr.limit {
+			truncated = true
+			return false
+		}
+		n++
+		mem.etag = []byte(etag)
+		s.writeMember(m, b, href, mem, &plan)
+		return true
+	})
+	if truncated {
+		m.w.WriteString("<D:response><D:href>")
+		escapeTo(m.w, href)
+		m.w.WriteString("</D:href><D:status>" + status507 + "</D:status><D:error><D:number-of-matches-within-limits/></D:error></D:response>")
+	}
+	m.close()
+	if err := finish(); err != nil {
+		s.log.Debug("writing query response failed", "err", err)
+	}
+}
+
+var textUnescaper = strings.NewReplacer(`\\`, `\`, `\n`, "\n", `\N`, "\n", `\,`, ",", `\;`, ";")
+
+// matches evaluates the filter against a card's properties.
+func (q *queryRequest) matches(card []byte) bool {
+	if len(q.filters) == 0 {
+		return true
+	}
+	var lines []contentLine
+	for _, l := range splitLines(card) {
+		if cl, ok := parseLine(l); ok {
+			lines = append(lines, cl)
+		}
+	}
+	for i := range q.filters {
+		ok := q.filters[i].matches(lines)
+		if ok && !q.allOf {
+			return true
+		}
+		if !ok && q.allOf {
+			return false
+		}
+	}
+	return q.allOf
+}
+
+func (f *propFilter) matches(lines []contentLine) bool {
+	var values []string
+	for _, l := range lines {
+		if l.name == f.name {
+			values = append(values, textUnescaper.Replace(l.value))
+		}
+	}
+	if f.isNotDefined {
+		return len(values) == 0
+	}
+	if len(values) == 0 {
+		return false
+	}
+	if len(f.texts) == 0 {
+		return true
+	}
+	for _, val := range values {
+		all, anyOK := true, false
+		for _, tm := range f.texts {
+			if tm.matchValue(val) {
+				anyOK = true
+			} else {
+				all = false
+			}
+		}
+		if (f.allOf && all) || (!f.allOf && anyOK) {
+			return true
+		}
+	}
+	return false
+}
+
+func (tm *textMatch) matchValue(val string) bool {
+	needle := tm.text
+	if tm.caseless {
+		val, needle = strings.ToLower(val), strings.ToLower(needle)
+	}
+	var ok bool
+	switch tm.matchType {
+	case "equals":
+		ok = val == needle
+	case "starts-with":
+		ok = strings.HasPrefix(val, needle)
+	case "ends-with":
+		ok = strings.HasSuffix(val, needle)
+	default:
+		ok = strings.Contains(val, needle)
+	}
+	return ok != tm.negate
+}

@@ -1,0 +1,240 @@
+package carddav
+
+import (
+	"encoding/base64"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/orgdav/orgdav/directory"
+)
+
+const prodID = "-//orgdav//orgdav//EN"
+
+// cardWriter builds a vCard with fixed property order, escaping per value
+// type and 75-octet folding, so the same input always yields the same bytes.
+type cardWriter struct {
+	b  []byte
+	v4 bool
+}
+
+func (w *cardWriter) begin() {
+	w.b = append(w.b, "BEGIN:VCARD\r\n"...)
+	if w.v4 {
+		w.b = append(w.b, "VERSION:4.0\r\n"...)
+	} else {
+		w.b = append(w.b, "VERSION:3.0\r\n"...)
+	}
+	w.raw("PRODID", "", prodID)
+}
+
+func (w *cardWriter) end() { w.b = append(w.b, "END:VCARD\r\n"...) }
+
+// raw writes one content line whose value is already encoded, folding it.
+func (w *cardWriter) raw(name, params, value string) {
+	start := len(w.b)
+	w.b = append(w.b, name...)
+	w.b = append(w.b, params...)
+	w.b = append(w.b, ':')
+	w.b = append(w.b, value...)
+	w.b = foldFrom(w.b, start)
+	w.b = append(w.b, "\r\n"...)
+}
+
+func (w *cardWriter) text(name, params, value string) {
+	w.raw(name, params, escapeText(value))
+}
+
+// structured writes a property whose value is a ;-separated list of text
+// components (N, ADR, ORG).
+func (w *cardWriter) structured(name, params string, parts ...string) {
+	var sb strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			sb.WriteByte(';')
+		}
+		sb.WriteString(escapeText(p))
+	}
+	w.raw(name, params, sb.String())
+}
+
+// foldFrom folds the line that starts at b[start:]: no physical line
+// exceeds 75 octets and no UTF-8 sequence is split.
+func foldFrom(b []byte, start int) []byte {
+	if len(b)-start <= 75 {
+		return b
+	}
+	line := append([]byte(nil), b[start:]...)
+	b = b[:start]
+	limit := 75
+	for len(line) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		b = append(b, line[:cut]...)
+		b = append(b, "\r\n "...)
+		line = line[cut:]
+		limit = 74 // the continuation's leading space counts
+	}
+	return append(b, line...)
+}
+
+var textEscaper = strings.NewReplacer(`\`, `\\`, "\r\n", `\n`, "\n", `\n`, "\r", `\n`, ",", `\,`, ";", `\;`)
+
+// escapeText escapes a TEXT value (RFC 6350 3.4, RFC 2426 4).
+func escapeText(s string) string {
+	if !strings.ContainsAny(s, "\\\r\n,;") {
+		return s
+	}
+	return textEscaper.Replace(s)
+}
+
+// renderPerson renders a person card with only the fields in mask.
+func renderPerson(e *directory.Entry, mask directory.FieldSet, v4 bool) []byte {
+	w := &cardWriter{v4: v4, b: make([]byte, 0, 512+len(e.Photo)*4/3)}
+	w.begin()
+	w.raw("UID", "", directory.CardUID(e.Key))
+	w.text("FN", "", e.DisplayName)
+	w.structured("N", "", e.FamilyName, e.GivenName, "", "", "")
+	if v4 {
+		w.raw("KIND", "", "individual")
+	}
+	org, dept := mask.Has(directory.FieldOrganization) && e.Company != "", mask.Has(directory.FieldDepartment) && e.Department != ""
+	switch {
+	case org && dept:
+		w.structured("ORG", "", e.Company, e.Department)
+	case org:
+		w.structured("ORG", "", e.Company)
+	case dept:
+		w.structured("ORG", "", "", e.Department)
+	}
+	if mask.Has(directory.FieldTitle) && e.Title != "" {
+		w.text("TITLE", "", e.Title)
+	}
+	if mask.Has(directory.FieldEmail) {
+		for i, m := range e.Emails {
+			params := ";TYPE=INTERNET,WORK"
+			switch {
+			case v4 && i == 0:
+				params = ";TYPE=work;PREF=1"
+			case v4:
+				params = ";TYPE=work"
+			case i == 0:
+				params = ";TYPE=INTERNET,WORK,pref"
+			}
+			w.text("EMAIL", params, m)
+		}
+	}
+	for _, p := range e.Phones {
+		var field directory.Field
+		var p3, p4 string
+		switch p.Kind {
+		case directory.PhoneWork:
+			field, p3, p4 = directory.FieldWorkPhone, ";TYPE=WORK,VOICE", ";TYPE=work,voice"
+		case directory.PhoneMobile:
+			field, p3, p4 = directory.FieldMobile, ";TYPE=CELL,VOICE", ";TYPE=cell,voice"
+		case directory.PhoneHome:
+			field, p3, p4 = directory.FieldHomePhone, ";TYPE=HOME,VOICE", ";TYPE=home,voice"
+		case directory.PhoneFax:
+			field, p3, p4 = directory.FieldFax, ";TYPE=WORK,FAX", ";TYPE=work,fax"
+		default:
+			continue
+		}
+		if !mask.Has(field) {
+			continue
+		}
+		if v4 {
+			w.text("TEL", p4, p.Number)
+		} else {
+			w.text("TEL", p3, p.Number)
+		}
+	}
+	office := mask.Has(directory.FieldOffice) && e.Office != ""
+	addr := mask.Has(directory.FieldAddress) && e.Address != nil
+	if office || addr {
+		var a directory.Address
+		if addr {
+			a = *e.Address
+		}
+		o := ""
+		if office {
+			o = e.Office
+		}
+		params := ";TYPE=WORK"
+		if v4 {
+			params = ";TYPE=work"
+		}
+		w.structured("ADR", params, "", o, a.Street, a.City, a.Region, a.PostalCode, a.Country)
+	}
+	if mask.Has(directory.FieldManager) && e.ManagerName != "" {
+		if v4 {
+			w.text("item1.RELATED", ";VALUE=text;TYPE=co-worker", e.ManagerName)
+		} else {
+			w.text("item1.X-ABRELATEDNAMES", "", e.ManagerName)
+		}
+		w.raw("item1.X-ABLabel", "", "_$!<Manager>!$_")
+	}
+	if mask.Has(directory.FieldBirthday) && e.Birthday != "" {
+		writeBirthday(w, e.Birthday)
+	}
+	if mask.Has(directory.FieldWebsite) && e.Website != "" {
+		w.raw("URL", "", e.Website)
+	}
+	if mask.Has(directory.FieldEmployeeID) && e.EmployeeID != "" {
+		w.text("X-EMPLOYEE-ID", "", e.EmployeeID)
+	}
+	if mask.Has(directory.FieldNotes) && e.Notes != "" {
+		w.text("NOTE", "", e.Notes)
+	}
+	if mask.Has(directory.FieldPhoto) && len(e.Photo) > 0 {
+		b64 := base64.StdEncoding.EncodeToString(e.Photo)
+		if v4 {
+			w.raw("PHOTO", "", "data:image/jpeg;base64,"+b64)
+		} else {
+			w.raw("PHOTO", ";ENCODING=b;TYPE=JPEG", b64)
+		}
+	}
+	w.end()
+	return w.b
+}
+
+// writeBirthday writes BDAY; a year-less date uses Apple's 1604 convention
+// in 3.0 and the --MMDD form in 4.0.
+func writeBirthday(w *cardWriter, bday string) {
+	digits := strings.ReplaceAll(bday, "-", "")
+	yearless := strings.HasPrefix(bday, "--")
+	switch {
+	case w.v4 && yearless:
+		w.raw("BDAY", "", "--"+digits)
+	case w.v4:
+		w.raw("BDAY", "", digits)
+	case yearless:
+		w.raw("BDAY", ";X-APPLE-OMIT-YEAR=1604", "1604-"+digits[0:2]+"-"+digits[2:4])
+	default:
+		w.raw("BDAY", ";VALUE=date", digits[0:4]+"-"+digits[4:6]+"-"+digits[6:8])
+	}
+}
+
+// renderGroup renders a contact group: Apple's X-ADDRESSBOOKSERVER form in
+// 3.0, KIND/MEMBER in 4.0; members by urn:uuid of their card UID.
+func renderGroup(g *directory.GroupEntry, v4 bool) []byte {
+	w := &cardWriter{v4: v4, b: make([]byte, 0, 256+len(g.Members)*64)}
+	w.begin()
+	w.raw("UID", "", directory.CardUID(g.Key))
+	w.text("FN", "", g.Name)
+	if v4 {
+		w.raw("KIND", "", "group")
+	} else {
+		w.structured("N", "", g.Name, "", "", "", "")
+		w.raw("X-ADDRESSBOOKSERVER-KIND", "", "group")
+	}
+	member := "X-ADDRESSBOOKSERVER-MEMBER"
+	if v4 {
+		member = "MEMBER"
+	}
+	for _, m := range g.Members {
+		w.raw(member, "", "urn:uuid:"+directory.CardUID(m))
+	}
+	w.end()
+	return w.b
+}

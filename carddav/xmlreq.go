@@ -1,0 +1,289 @@
+package carddav
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+const (
+	nsDAV  = "DAV:"
+	nsCard = "urn:ietf:params:xml:ns:carddav"
+	nsCS   = "http://calendarserver.org/ns/"
+)
+
+// node is a parsed XML element.
+type node struct {
+	name     xml.Name
+	attrs    []xml.Attr
+	children []*node
+	text     string
+}
+
+func (n *node) is(space, local string) bool { return n.name.Space == space && n.name.Local == local }
+
+func (n *node) child(space, local string) *node {
+	for _, c := range n.children {
+		if c.is(space, local) {
+			return c
+		}
+	}
+	return nil
+}
+
+// attr looks an attribute up case-insensitively: vdirsyncer sends
+// Content-Type where RFC 6352 says content-type.
+func (n *node) attr(local string) string {
+	for _, a := range n.attrs {
+		if strings.EqualFold(a.Name.Local, local) {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+const (
+	maxXMLDepth    = 32
+	maxXMLElements = 200000
+)
+
+var errEmptyBody = errors.New("empty body")
+
+// parseXML reads a request body into a tree. DTDs are refused outright, so
+// entity expansion cannot happen; depth and element count are bounded.
+func parseXML(r io.Reader) (*node, error) {
+	d := xml.NewDecoder(r)
+	d.Strict = true
+	var stack []*node
+	var root *node
+	count := 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("malformed XML: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.Directive:
+			return nil, errors.New("DTDs and entity declarations are not accepted")
+		case xml.StartElement:
+			count++
+			if count > maxXMLElements || len(stack) >= maxXMLDepth {
+				return nil, errors.New("XML too large or too deeply nested")
+			}
+			n := &node{name: t.Name, attrs: t.Attr}
+			if len(stack) > 0 {
+				p := stack[len(stack)-1]
+				p.children = append(p.children, n)
+			} else if root != nil {
+				return nil, errors.New("malformed XML: more than one root element")
+			} else {
+				root = n
+			}
+			stack = append(stack, n)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if len(stack) > 0 {
+				stack[len(stack)-1].text += string(t)
+			}
+		}
+	}
+	if root == nil {
+		return nil, errEmptyBody
+	}
+	return root, nil
+}
+
+// propRequest is a PROPFIND or REPORT's property selection.
+type propRequest struct {
+	allprop  bool
+	propname bool
+	props    []xml.Name
+	// addressData holds the address-data element's attributes when asked for.
+	wantV4 bool
+}
+
+func (p *propRequest) has(space, local string) bool {
+	for _, n := range p.props {
+		if n.Space == space && n.Local == local {
+			return true
+		}
+	}
+	return false
+}
+
+func parseProp(prop *node) propRequest {
+	var pr propRequest
+	if prop == nil {
+		return pr
+	}
+	for _, c := range prop.children {
+		pr.props = append(pr.props, c.name)
+		if c.is(nsCard, "address-data") {
+			pr.wantV4 = c.attr("version") == "4.0"
+		}
+	}
+	return pr
+}
+
+// parsePropfind reads a PROPFIND body; an empty body means allprop.
+func parsePropfind(r io.Reader) (propRequest, error) {
+	root, err := parseXML(r)
+	if err == errEmptyBody {
+		return propRequest{allprop: true}, nil
+	}
+	if err != nil {
+		return propRequest{}, err
+	}
+	if !root.is(nsDAV, "propfind") {
+		return propRequest{}, fmt.Errorf("expected DAV:propfind, got %s %s", root.name.Space, root.name.Local)
+	}
+	switch {
+	case root.child(nsDAV, "propname") != nil:
+		return propRequest{propname: true}, nil
+	case root.child(nsDAV, "allprop") != nil:
+		return propRequest{allprop: true}, nil
+	case root.child(nsDAV, "prop") != nil:
+		return parseProp(root.child(nsDAV, "prop")), nil
+	}
+	return propRequest{}, errors.New("DAV:propfind needs prop, allprop or propname")
+}
+
+// syncRequest is a DAV:sync-collection REPORT.
+type syncRequest struct {
+	token string
+	limit int // 0: none
+	prop  propRequest
+}
+
+// multigetRequest is a CARDDAV:addressbook-multiget REPORT.
+type multigetRequest struct {
+	prop  propRequest
+	hrefs []string
+}
+
+// queryRequest is a CARDDAV:addressbook-query REPORT.
+type queryRequest struct {
+	prop    propRequest
+	allOf   bool
+	filters []propFilter
+	limit   int
+}
+
+type propFilter struct {
+	name         string
+	allOf        bool
+	isNotDefined bool
+	texts        []textMatch
+}
+
+type textMatch struct {
+	text      string
+	matchType string // equals, contains, starts-with, ends-with
+	negate    bool
+	caseless  bool
+}
+
+func parseLimit(n *node) (int, error) {
+	if n == nil {
+		return 0, nil
+	}
+	nr := n.child(nsDAV, "nresults")
+	if nr == nil {
+		nr = n.child(nsCard, "nresults")
+	}
+	if nr == nil {
+		return 0, errors.New("limit without nresults")
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(nr.text))
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("nresults %q: want a positive integer", nr.text)
+	}
+	return v, nil
+}
+
+func parseSync(root *node) (syncRequest, error) {
+	var sr syncRequest
+	if t := root.child(nsDAV, "sync-token"); t != nil {
+		sr.token = strings.TrimSpace(t.text)
+	}
+	if l := root.child(nsDAV, "sync-level"); l != nil {
+		if v := strings.TrimSpace(l.text); v != "1" && v != "infinite" {
+			return sr, fmt.Errorf("sync-level %q: want 1 or infinite", v)
+		}
+	}
+	var err error
+	if sr.limit, err = parseLimit(root.child(nsDAV, "limit")); err != nil {
+		return sr, err
+	}
+	sr.prop = parseProp(root.child(nsDAV, "prop"))
+	return sr, nil
+}
+
+func parseMultiget(root *node) multigetRequest {
+	mr := multigetRequest{prop: parseProp(root.child(nsDAV, "prop"))}
+	for _, c := range root.children {
+		if c.is(nsDAV, "href") {
+			mr.hrefs = append(mr.hrefs, strings.TrimSpace(c.text))
+		}
+	}
+	return mr
+}
+
+func parseQuery(root *node) (queryRequest, error) {
+	qr := queryRequest{prop: parseProp(root.child(nsDAV, "prop"))}
+	var err error
+	if qr.limit, err = parseLimit(root.child(nsCard, "limit")); err != nil {
+		return qr, err
+	}
+	f := root.child(nsCard, "filter")
+	if f == nil {
+		return qr, nil
+	}
+	qr.allOf = strings.EqualFold(f.attr("test"), "allof")
+	for _, pf := range f.children {
+		if !pf.is(nsCard, "prop-filter") {
+			continue
+		}
+		p := propFilter{name: strings.ToUpper(pf.attr("name")), allOf: strings.EqualFold(pf.attr("test"), "allof")}
+		if p.name == "" {
+			return qr, errors.New("prop-filter without name")
+		}
+		for _, c := range pf.children {
+			switch {
+			case c.is(nsCard, "is-not-defined"):
+				p.isNotDefined = true
+			case c.is(nsCard, "text-match"):
+				tm := textMatch{text: c.text, matchType: strings.ToLower(c.attr("match-type")), negate: strings.EqualFold(c.attr("negate-condition"), "yes")}
+				if tm.matchType == "" {
+					tm.matchType = "contains"
+				}
+				switch tm.matchType {
+				case "equals", "contains", "starts-with", "ends-with":
+				default:
+					return qr, fmt.Errorf("text-match match-type %q not supported", tm.matchType)
+				}
+				switch col := c.attr("collation"); col {
+				case "", "i;unicode-casemap", "i;ascii-casemap":
+					tm.caseless = true
+				case "i;octet":
+				default:
+					return qr, &unsupportedCollation{col}
+				}
+				p.texts = append(p.texts, tm)
+			}
+		}
+		qr.filters = append(qr.filters, p)
+	}
+	return qr, nil
+}
+
+type unsupportedCollation struct{ name string }
+
+func (u *unsupportedCollation) Error() string { return "collation " + u.name + " not supported" }

@@ -1,0 +1,43 @@
+// Command orgdav serves an organisation's directory to contacts apps over
+// CardDAV. Subcommands: serve, version.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `orgdav: the organisation directory in every contacts app (CardDAV).
+
+Usage:
+  orgdav serve [--config FILE] [--listen ADDR] [--data DIR] [--demo-people N]
+  orgdav version
+
+Without --config, serve runs the built-in demo organisation.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "version", "--version":
+		fmt.Println("orgdav", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "orgdav: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "orgdav:", err)
+		os.Exit(1)
+	}
+}

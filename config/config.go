@@ -1,0 +1,299 @@
+// Package config loads and validates orgdav's one YAML file.
+//
+// A complete example (every key optional; shown with its default):
+//
+//	# Address to listen on. Plain HTTP is fine on loopback or behind a
+//	# TLS-terminating proxy; anywhere else set tls (phones refuse to send
+//	# passwords over plain HTTP).
+//	listen: 127.0.0.1:8080
+//	# Where the database lives; created if missing.
+//	data_dir: ./orgdav-data
+//	tls:
+//	  cert_file: ""        # PEM certificate chain
+//	  key_file: ""         # PEM private key
+//	# Set when a reverse proxy terminates TLS in front of orgdav: silences
+//	# the plain-HTTP warning.
+//	behind_proxy: false
+//	http:
+//	  max_request_bytes: 8388608   # PROPFIND/REPORT bodies; larger gets 413
+//	  max_card_bytes: 1048576      # one uploaded vCard; larger gets 413
+//	  read_timeout: 60s
+//	  write_timeout: 10m           # a 100,000-card listing to a slow phone
+//	  idle_timeout: 2m
+//	  render_cache_bytes: 67108864 # rendered cards kept in memory
+//	books:
+//	  company_name: Company        # sorts first: macOS shows only the first book
+//	  personal_name: Personal
+//	# The built-in demo organisation, used while no other source is set.
+//	demo:
+//	  people: 300
+//	# Who sees which field. Audiences: everyone, same-department,
+//	# same-group, managers (viewers with direct reports), nobody.
+//	visibility:
+//	  fields:
+//	    email: everyone
+//	    work_phone: everyone
+//	    mobile: same-department
+//	    home_phone: nobody
+//	    fax: everyone
+//	    title: everyone
+//	    department: everyone
+//	    organization: everyone
+//	    office: everyone
+//	    address: managers
+//	    manager: everyone
+//	    photo: everyone
+//	    birthday: same-group
+//	    notes: nobody
+//	    website: everyone
+//	    employee_id: managers
+//	store:
+//	  # How long deletions are remembered for incremental sync. A phone
+//	  # offline for longer re-downloads the book once (no duplicates).
+//	  tombstone_retention: 400d
+//	log:
+//	  level: info    # debug, info, warn, error
+//	  format: text   # text or json
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/orgdav/orgdav/directory"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole file. See the package comment for an example.
+type Config struct {
+	Listen      string     `yaml:"listen"`
+	DataDir     string     `yaml:"data_dir"`
+	TLS         TLS        `yaml:"tls"`
+	BehindProxy bool       `yaml:"behind_proxy"`
+	HTTP        HTTP       `yaml:"http"`
+	Books       Books      `yaml:"books"`
+	Demo        Demo       `yaml:"demo"`
+	Visibility  Visibility `yaml:"visibility"`
+	Store       Store      `yaml:"store"`
+	Log         Log        `yaml:"log"`
+}
+
+// TLS names the certificate and key files.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// HTTP holds limits and timeouts.
+type HTTP struct {
+	MaxRequestBytes  int64    `yaml:"max_request_bytes"`
+	MaxCardBytes     int64    `yaml:"max_card_bytes"`
+	ReadTimeout      Duration `yaml:"read_timeout"`
+	WriteTimeout     Duration `yaml:"write_timeout"`
+	IdleTimeout      Duration `yaml:"idle_timeout"`
+	RenderCacheBytes int64    `yaml:"render_cache_bytes"`
+}
+
+// Books names the address books.
+type Books struct {
+	CompanyName  string `yaml:"company_name"`
+	PersonalName string `yaml:"personal_name"`
+}
+
+// Demo sizes the built-in demo organisation.
+type Demo struct {
+	People int `yaml:"people"`
+}
+
+// Visibility maps field names to audiences.
+type Visibility struct {
+	Fields map[string]string `yaml:"fields"`
+}
+
+// Store configures the database.
+type Store struct {
+	TombstoneRetention Duration `yaml:"tombstone_retention"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Duration is a time.Duration that also accepts days ("400d").
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// ParseDuration parses Go durations plus a whole-day form "Nd".
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("duration %q: want e.g. 90s, 15m, 2h or 400d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("duration %q: want e.g. 90s, 15m, 2h or 400d", s)
+	}
+	return v, nil
+}
+
+// Default returns the configuration used without a file.
+func Default() *Config {
+	return &Config{
+		Listen:  "127.0.0.1:8080",
+		DataDir: "./orgdav-data",
+		HTTP: HTTP{
+			MaxRequestBytes:  8 << 20,
+			MaxCardBytes:     1 << 20,
+			ReadTimeout:      Duration{60 * time.Second},
+			WriteTimeout:     Duration{10 * time.Minute},
+			IdleTimeout:      Duration{2 * time.Minute},
+			RenderCacheBytes: 64 << 20,
+		},
+		Books: Books{CompanyName: "Company", PersonalName: "Personal"},
+		Demo:  Demo{People: directory.DefaultDemoPeople},
+		Store: Store{TombstoneRetention: Duration{400 * 24 * time.Hour}},
+		Log:   Log{Level: "info", Format: "text"},
+		TLS:   TLS{},
+		Visibility: Visibility{
+			Fields: map[string]string{},
+		},
+	}
+}
+
+// Load reads and validates a file; unknown keys are errors.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse reads and validates YAML on top of the defaults.
+func Parse(data []byte) (*Config, error) {
+	c := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %s", strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks every key and names the first bad one.
+func (c *Config) Validate() error {
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		return fmt.Errorf("config: listen: %q is not host:port (e.g. 127.0.0.1:8080 or :8443)", c.Listen)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		return errors.New("config: data_dir: must not be empty")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return errors.New("config: tls: set both cert_file and key_file, or neither")
+	}
+	for key, f := range map[string]string{"tls.cert_file": c.TLS.CertFile, "tls.key_file": c.TLS.KeyFile} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("config: %s: %v", key, err)
+		}
+	}
+	switch {
+	case c.HTTP.MaxRequestBytes < 4096:
+		return errors.New("config: http.max_request_bytes: must be at least 4096")
+	case c.HTTP.MaxCardBytes < 1024:
+		return errors.New("config: http.max_card_bytes: must be at least 1024")
+	case c.HTTP.ReadTimeout.Duration <= 0:
+		return errors.New("config: http.read_timeout: must be positive")
+	case c.HTTP.WriteTimeout.Duration <= 0:
+		return errors.New("config: http.write_timeout: must be positive")
+	case c.HTTP.IdleTimeout.Duration <= 0:
+		return errors.New("config: http.idle_timeout: must be positive")
+	case c.HTTP.RenderCacheBytes < 1<<20:
+		return errors.New("config: http.render_cache_bytes: must be at least 1048576")
+	case strings.TrimSpace(c.Books.CompanyName) == "":
+		return errors.New("config: books.company_name: must not be empty")
+	case strings.TrimSpace(c.Books.PersonalName) == "":
+		return errors.New("config: books.personal_name: must not be empty")
+	case c.Demo.People < directory.MinDemoPeople || c.Demo.People > 1_000_000:
+		return fmt.Errorf("config: demo.people: %d is outside %d..1000000", c.Demo.People, directory.MinDemoPeople)
+	case c.Store.TombstoneRetention.Duration < 24*time.Hour:
+		return errors.New("config: store.tombstone_retention: must be at least 1d (shorter makes phones re-download often)")
+	}
+	if _, err := c.Rules(); err != nil {
+		return err
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("config: log.format: %q is not text or json", c.Log.Format)
+	}
+	return nil
+}
+
+// Rules builds the visibility rules.
+func (c *Config) Rules() (*directory.Rules, error) {
+	over := map[directory.Field]directory.Audience{}
+	for name, aud := range c.Visibility.Fields {
+		f, ok := directory.ParseField(name)
+		if !ok {
+			names := make([]string, 0)
+			for _, f := range directory.Fields() {
+				names = append(names, f.String())
+			}
+			return nil, fmt.Errorf("config: visibility.fields.%s: unknown field (known: %s)", name, strings.Join(names, ", "))
+		}
+		over[f] = directory.Audience(aud)
+	}
+	r, err := directory.NewRules(over)
+	if err != nil {
+		return nil, fmt.Errorf("config: visibility.fields: %w", err)
+	}
+	return r, nil
+}
+
+// PlainHTTPWarning says why serving without TLS here is risky, or "" when
+// it is fine (loopback, or a TLS proxy in front).
+func (c *Config) PlainHTTPWarning() string {
+	if c.TLS.CertFile != "" || c.BehindProxy {
+		return ""
+	}
+	host, _, _ := net.SplitHostPort(c.Listen)
+	if host == "localhost" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return ""
+	}
+	return "serving plain HTTP on " + c.Listen + ": passwords cross the network in clear and Apple devices refuse to send them; set tls.cert_file/tls.key_file, or behind_proxy: true behind a TLS proxy"
+}

@@ -1,0 +1,283 @@
+package directory
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode"
+)
+
+// MaxPhotoBytes caps an inline photo. Phones choke on megabyte cards; AD
+// thumbnails are at most 100 KB.
+const MaxPhotoBytes = 100 << 10
+
+var (
+	sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	phoneRE      = regexp.MustCompile(`^\+?[0-9 ()./-]{3,30}([ ]?(x|ext\.?)[ ]?[0-9]{1,6})?$`)
+	birthdayRE   = regexp.MustCompile(`^([0-9]{4}|--)-?(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])$`)
+)
+
+// ValidSourceName reports whether name can name a source: it is part of
+// every card's identity, so it is short and URL-safe.
+func ValidSourceName(name string) bool { return sourceNameRE.MatchString(name) }
+
+// PersonKey, GroupKey and DepartmentKey build the store keys. A source name
+// holds no "/", so the three forms cannot collide.
+func PersonKey(source, id string) string       { return source + "/p/" + id }
+func GroupKey(source, id string) string        { return source + "/g/" + id }
+func DepartmentKey(source, name string) string { return source + "/d/" + name }
+
+// SourceOf returns the source part of a key.
+func SourceOf(key string) string {
+	if i := strings.IndexByte(key, '/'); i >= 0 {
+		return key[:i]
+	}
+	return key
+}
+
+// Normalize validates a snapshot and derives what publishing needs: it drops
+// hidden and disabled people, trims and validates values (a bad value is
+// skipped with a reason, never fatal), resolves nested group membership with
+// cycle detection, ignores dangling members, derives department groups and
+// manager facts.
+func Normalize(s Snapshot) (*Published, error) {
+	if !ValidSourceName(s.Source) {
+		return nil, fmt.Errorf("directory: source name %q: use 1-32 lower-case letters, digits, - or _", s.Source)
+	}
+	pub := &Published{Source: s.Source}
+	skip := func(id, format string, a ...any) {
+		pub.Skipped = append(pub.Skipped, Skip{ID: id, Reason: fmt.Sprintf(format, a...)})
+	}
+	byID := make(map[string]*Entry, len(s.People))
+	order := make([]string, 0, len(s.People))
+	for i := range s.People {
+		p := s.People[i]
+		p.ID = strings.TrimSpace(p.ID)
+		switch {
+		case p.ID == "":
+			skip(fmt.Sprintf("#%d", i), "no directory id")
+			continue
+		case byID[p.ID] != nil:
+			skip(p.ID, "duplicate directory id")
+			continue
+		case p.Disabled:
+			skip(p.ID, "disabled")
+			continue
+		case p.Hidden:
+			skip(p.ID, "hidden")
+			continue
+		}
+		if !cleanPerson(&p, func(format string, a ...any) { skip(p.ID, format, a...) }) {
+			continue
+		}
+		e := &Entry{Key: PersonKey(s.Source, p.ID), Person: p}
+		byID[p.ID] = e
+		order = append(order, p.ID)
+	}
+
+	groups := make(map[string]*Group, len(s.Groups))
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		g.ID = strings.TrimSpace(g.ID)
+		if g.ID == "" || groups[g.ID] != nil {
+			skip(g.ID, "group without id or duplicate group id")
+			continue
+		}
+		groups[g.ID] = g
+	}
+	gids := make([]string, 0, len(groups))
+	for id := range groups {
+		gids = append(gids, id)
+	}
+	sort.Strings(gids)
+	for _, gid := range gids {
+		g := groups[gid]
+		members := effectiveMembers(g, groups, byID)
+		key := GroupKey(s.Source, gid)
+		name := cleanText(g.Name)
+		if name == "" {
+			name = gid
+		}
+		pub.Groups = append(pub.Groups, GroupEntry{Key: key, Name: name, Kind: KindGroup, Members: members})
+		for _, mk := range members {
+			e := byID[strings.TrimPrefix(mk, PersonKey(s.Source, ""))]
+			e.Groups = append(e.Groups, key)
+		}
+	}
+
+	depts := map[string][]string{}
+	for _, id := range order {
+		e := byID[id]
+		sort.Strings(e.Groups)
+		if e.Department != "" {
+			depts[e.Department] = append(depts[e.Department], e.Key)
+		}
+		if m := byID[e.ManagerID]; m != nil && m != e {
+			e.ManagerKey = m.Key
+			e.ManagerName = m.DisplayName
+			m.IsManager = true
+		} else {
+			e.ManagerID = ""
+		}
+	}
+	for name, members := range depts {
+		sort.Strings(members)
+		pub.Groups = append(pub.Groups, GroupEntry{Key: DepartmentKey(s.Source, name), Name: name, Kind: KindDepartment, Members: members})
+	}
+	sort.Slice(pub.Groups, func(i, j int) bool { return pub.Groups[i].Key < pub.Groups[j].Key })
+
+	pub.People = make([]Entry, 0, len(order))
+	for _, id := range order {
+		pub.People = append(pub.People, *byID[id])
+	}
+	sort.Slice(pub.People, func(i, j int) bool { return pub.People[i].Key < pub.People[j].Key })
+	return pub, nil
+}
+
+// effectiveMembers resolves a group's members through nested subgroups,
+// visiting each group once so membership cycles end.
+func effectiveMembers(root *Group, groups map[string]*Group, people map[string]*Entry) []string {
+	seen := map[string]bool{}
+	set := map[string]bool{}
+	stack := []*Group{root}
+	for len(stack) > 0 {
+		g := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[g.ID] {
+			continue
+		}
+		seen[g.ID] = true
+		for _, m := range g.Members {
+			if e := people[strings.TrimSpace(m)]; e != nil {
+				set[e.Key] = true
+			}
+		}
+		for _, sg := range g.Subgroups {
+			if sub := groups[strings.TrimSpace(sg)]; sub != nil {
+				stack = append(stack, sub)
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// cleanPerson trims and validates every value. It returns false when the
+// person cannot be published at all (no name).
+func cleanPerson(p *Person, skip func(format string, a ...any)) bool {
+	p.Username = strings.TrimSpace(p.Username)
+	p.GivenName = cleanText(p.GivenName)
+	p.FamilyName = cleanText(p.FamilyName)
+	p.DisplayName = cleanText(p.DisplayName)
+	if p.DisplayName == "" {
+		p.DisplayName = strings.TrimSpace(p.GivenName + " " + p.FamilyName)
+	}
+	if p.DisplayName == "" {
+		p.DisplayName = p.Username
+	}
+	if p.DisplayName == "" {
+		skip("no name (display, given, family or username)")
+		return false
+	}
+	var emails []string
+	seen := map[string]bool{}
+	for _, e := range p.Emails {
+		e = strings.TrimSpace(e)
+		if !validEmail(e) {
+			skip("invalid email %q dropped", e)
+			continue
+		}
+		if !seen[strings.ToLower(e)] {
+			seen[strings.ToLower(e)] = true
+			emails = append(emails, e)
+		}
+	}
+	p.Emails = emails
+	var phones []Phone
+	for _, ph := range p.Phones {
+		ph.Number = strings.TrimSpace(ph.Number)
+		switch ph.Kind {
+		case PhoneWork, PhoneMobile, PhoneHome, PhoneFax:
+		default:
+			skip("phone %q of unknown kind %q dropped", ph.Number, ph.Kind)
+			continue
+		}
+		if !phoneRE.MatchString(ph.Number) {
+			skip("invalid phone number %q dropped", ph.Number)
+			continue
+		}
+		phones = append(phones, ph)
+	}
+	p.Phones = phones
+	p.Title = cleanText(p.Title)
+	p.Department = cleanText(p.Department)
+	p.Company = cleanText(p.Company)
+	p.Office = cleanText(p.Office)
+	p.Website = cleanText(p.Website)
+	p.EmployeeID = cleanText(p.EmployeeID)
+	p.Notes = cleanMultiline(p.Notes)
+	p.ManagerID = strings.TrimSpace(p.ManagerID)
+	if a := p.Address; a != nil {
+		c := Address{Street: cleanMultiline(a.Street), City: cleanText(a.City), Region: cleanText(a.Region),
+			PostalCode: cleanText(a.PostalCode), Country: cleanText(a.Country)}
+		if c == (Address{}) {
+			p.Address = nil
+		} else {
+			p.Address = &c
+		}
+	}
+	p.Birthday = strings.TrimSpace(p.Birthday)
+	if p.Birthday != "" && !birthdayRE.MatchString(p.Birthday) {
+		skip("invalid birthday %q dropped", p.Birthday)
+		p.Birthday = ""
+	}
+	if len(p.Photo) > 0 {
+		switch {
+		case !bytes.HasPrefix(p.Photo, []byte{0xFF, 0xD8, 0xFF}):
+			skip("photo is not a JPEG, dropped")
+			p.Photo = nil
+		case len(p.Photo) > MaxPhotoBytes:
+			skip("photo of %d bytes exceeds %d, dropped", len(p.Photo), MaxPhotoBytes)
+			p.Photo = nil
+		}
+	}
+	return true
+}
+
+func validEmail(e string) bool {
+	at := strings.LastIndexByte(e, '@')
+	return at > 0 && at < len(e)-1 && len(e) <= 254 &&
+		!strings.ContainsFunc(e, func(r rune) bool {
+			return unicode.IsSpace(r) || unicode.IsControl(r) || r == ',' || r == ';' || r == '<' || r == '>'
+		})
+}
+
+// cleanText trims a single-line value and removes control characters.
+func cleanText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			if r == '\n' || r == '\r' || r == '\t' {
+				return ' '
+			}
+			return -1
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// cleanMultiline keeps line breaks (as \n) but removes other control characters.
+func cleanMultiline(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = cleanText(l)
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}

@@ -1,0 +1,571 @@
+// Package store keeps what orgdav publishes in bbolt: directory cards with a
+// global revision and a change index (tombstones included), the views that
+// sync tokens refer to, and every user's personal book.
+//
+// Readers never touch bbolt for listings: each apply builds an immutable
+// Index that requests share without locks.
+package store
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/orgdav/orgdav/directory"
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bMeta    = []byte("meta")
+	bItems   = []byte("items")
+	bChanges = []byte("changes")
+	bTombs   = []byte("tombstones")
+	bTombIdx = []byte("tombstones-by-name")
+	bViews   = []byte("views")
+	bUsers   = []byte("personal")
+
+	kEpoch   = []byte("epoch")
+	kRev     = []byte("rev")
+	kDirRev  = []byte("dirrev")
+	kHorizon = []byte("horizon")
+	kFP      = []byte("fingerprint")
+	kSchema  = []byte("schema")
+)
+
+const schemaVersion = "1"
+
+// DefaultRetention is how long tombstones are kept. Sync tokens older than
+// the newest pruned tombstone are refused, so this is generous: a phone that
+// was off for months still syncs incrementally.
+const DefaultRetention = 400 * 24 * time.Hour
+
+// Kind tells person cards from group cards.
+type Kind byte
+
+const (
+	KindPerson Kind = 'p'
+	KindGroup  Kind = 'g'
+)
+
+const (
+	opPut    byte = 'P'
+	opDelete byte = 'D'
+)
+
+// Options configure a store.
+type Options struct {
+	// Fingerprint identifies everything besides the data that changes the
+	// served bytes (visibility rules, rendering options). When it differs
+	// from the stored one, every card gets a new revision, so clients
+	// re-fetch exactly once.
+	Fingerprint string
+	// Retention is how long tombstones are kept (DefaultRetention if zero).
+	Retention time.Duration
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+}
+
+// Store is the bbolt-backed store. It is safe for concurrent use; writes are
+// serialised.
+type Store struct {
+	db    *bolt.DB
+	opt   Options
+	epoch string
+	mu    sync.Mutex // serialises writers that rebuild the index
+	idx   atomic.Pointer[Index]
+}
+
+// Open opens or creates the store at path.
+func Open(path string, opt Options) (*Store, error) {
+	if opt.Retention <= 0 {
+		opt.Retention = DefaultRetention
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("store: open %s: the file is locked by another orgdav process; stop it or use another --data directory", path)
+		}
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{db: db, opt: opt}
+	if err := db.Update(s.init); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.rebuildIndex(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bMeta, bItems, bChanges, bTombs, bTombIdx, bViews, bUsers} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("store: create bucket %s: %w", b, err)
+		}
+	}
+	meta := tx.Bucket(bMeta)
+	if v := meta.Get(kSchema); v != nil && string(v) != schemaVersion {
+		return fmt.Errorf("store: data schema %q, this orgdav needs %q: use a new --data directory", v, schemaVersion)
+	}
+	if err := meta.Put(kSchema, []byte(schemaVersion)); err != nil {
+		return err
+	}
+	if e := meta.Get(kEpoch); e != nil {
+		s.epoch = string(e)
+	} else {
+		var b [6]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		s.epoch = hex.EncodeToString(b[:])
+		if err := meta.Put(kEpoch, []byte(s.epoch)); err != nil {
+			return err
+		}
+	}
+	if string(meta.Get(kFP)) != s.opt.Fingerprint {
+		if err := s.refingerprint(tx); err != nil {
+			return err
+		}
+		return meta.Put(kFP, []byte(s.opt.Fingerprint))
+	}
+	return nil
+}
+
+// refingerprint gives every card a new hash and revision after the served
+// bytes' inputs changed.
+func (s *Store) refingerprint(tx *bolt.Tx) error {
+	items := tx.Bucket(bItems)
+	type upd struct {
+		name []byte
+		rec  []byte
+	}
+	var ups []upd
+	err := items.ForEach(func(k, v []byte) error {
+		r, err := decodeRecord(v)
+		if err != nil {
+			return fmt.Errorf("store: item %s: %w", k, err)
+		}
+		h := contentHash(s.opt.Fingerprint, r.kind, r.data)
+		ups = append(ups, upd{append([]byte(nil), k...), encodeRecord(r.rev, h, r.kind, r.data)})
+		return nil
+	})
+	if err != nil || len(ups) == 0 {
+		return err
+	}
+	rev := getU64(tx.Bucket(bMeta), kRev)
+	ch := tx.Bucket(bChanges)
+	now := s.opt.Now()
+	for _, u := range ups {
+		old, _ := decodeRecord(items.Get(u.name))
+		rev++
+		if err := ch.Delete(u64(old.rev)); err != nil {
+			return err
+		}
+		binary.BigEndian.PutUint64(u.rec[0:8], rev)
+		if err := items.Put(u.name, u.rec); err != nil {
+			return err
+		}
+		if err := ch.Put(u64(rev), changeValue(opPut, now, string(u.name))); err != nil {
+			return err
+		}
+	}
+	putU64(tx.Bucket(bMeta), kRev, rev)
+	putU64(tx.Bucket(bMeta), kDirRev, rev)
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Epoch identifies this store's history; a wiped store gets a new one, so
+// sync tokens from before are refused rather than misread.
+func (s *Store) Epoch() string { return s.epoch }
+
+// Index returns the current read-only snapshot of the directory cards.
+func (s *Store) Index() *Index { return s.idx.Load() }
+
+// ApplyResult counts what an apply changed.
+type ApplyResult struct {
+	Added, Updated, Removed, Unchanged int
+	Rev                                uint64
+}
+
+// Changed reports whether the apply changed anything.
+func (r ApplyResult) Changed() bool { return r.Added+r.Updated+r.Removed > 0 }
+
+type desired struct {
+	kind Kind
+	data []byte
+	hash [16]byte
+}
+
+// Apply makes the store hold exactly pub's people and groups for pub.Source,
+// in one transaction: only real changes get new revisions, removed cards
+// leave tombstones, other sources are untouched.
+func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
+	want := make(map[string]desired, len(pub.People)+len(pub.Groups))
+	for i := range pub.People {
+		e := &pub.People[i]
+		if err := s.addDesired(want, KindPerson, e.Key, e); err != nil {
+			return ApplyResult{}, err
+		}
+	}
+	for i := range pub.Groups {
+		g := &pub.Groups[i]
+		if err := s.addDesired(want, KindGroup, g.Key, g); err != nil {
+			return ApplyResult{}, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.idx.Load()
+	var res ApplyResult
+	now := s.opt.Now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta, items, ch, tombs := tx.Bucket(bMeta), tx.Bucket(bItems), tx.Bucket(bChanges), tx.Bucket(bTombs)
+		rev := getU64(meta, kRev)
+		dirRev := getU64(meta, kDirRev)
+		// Deterministic order keeps revisions reproducible across runs.
+		names := make([]string, 0, len(want))
+		for n := range want {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			d := want[name]
+			cur, exists := old.Lookup(name)
+			if exists && cur.hash == d.hash {
+				res.Unchanged++
+				continue
+			}
+			rev++
+			if exists {
+				res.Updated++
+				if err := ch.Delete(u64(cur.Rev)); err != nil {
+					return err
+				}
+			} else {
+				res.Added++
+				if err := clearTombstone(tx, name); err != nil {
+					return err
+				}
+			}
+			if err := items.Put([]byte(name), encodeRecord(rev, d.hash, d.kind, d.data)); err != nil {
+				return err
+			}
+			if err := ch.Put(u64(rev), changeValue(opPut, now, name)); err != nil {
+				return err
+			}
+		}
+		for i := range old.Items {
+			it := &old.Items[i]
+			if directory.SourceOf(it.Key) != pub.Source {
+				continue
+			}
+			if _, keep := want[it.Name]; keep {
+				continue
+			}
+			rev++
+			res.Removed++
+			if err := items.Delete([]byte(it.Name)); err != nil {
+				return err
+			}
+			if err := ch.Delete(u64(it.Rev)); err != nil {
+				return err
+			}
+			if err := ch.Put(u64(rev), changeValue(opDelete, now, it.Name)); err != nil {
+				return err
+			}
+			if err := tombs.Put(u64(rev), []byte(it.Name)); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bTombIdx).Put([]byte(it.Name), u64(rev)); err != nil {
+				return err
+			}
+		}
+		if res.Changed() {
+			dirRev = rev
+		}
+		if err := s.pruneTombstones(tx, now); err != nil {
+			return err
+		}
+		res.Rev = dirRev
+		putU64(meta, kRev, rev)
+		putU64(meta, kDirRev, dirRev)
+		return nil
+	})
+	if err != nil {
+		return ApplyResult{}, fmt.Errorf("store: apply source %q: %w", pub.Source, err)
+	}
+	if res.Changed() {
+		if err := s.rebuildIndexLocked(); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (s *Store) addDesired(want map[string]desired, kind Kind, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %s: %w", key, err)
+	}
+	name := directory.CardUID(key)
+	if _, dup := want[name]; dup {
+		return fmt.Errorf("store: two cards with key %s", key)
+	}
+	want[name] = desired{kind: kind, data: data, hash: contentHash(s.opt.Fingerprint, kind, data)}
+	return nil
+}
+
+// clearTombstone removes the tombstone of a card that comes back, so the
+// change index holds one entry per name.
+func clearTombstone(tx *bolt.Tx, name string) error {
+	idx := tx.Bucket(bTombIdx)
+	k := idx.Get([]byte(name))
+	if k == nil {
+		return nil
+	}
+	k = append([]byte(nil), k...)
+	if err := tx.Bucket(bChanges).Delete(k); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bTombs).Delete(k); err != nil {
+		return err
+	}
+	return idx.Delete([]byte(name))
+}
+
+// pruneTombstones drops tombstones older than the retention and raises the
+// horizon: tokens from before it cannot be answered incrementally any more.
+func (s *Store) pruneTombstones(tx *bolt.Tx, now time.Time) error {
+	meta, ch, tombs, idx := tx.Bucket(bMeta), tx.Bucket(bChanges), tx.Bucket(bTombs), tx.Bucket(bTombIdx)
+	cutoff := now.Add(-s.opt.Retention)
+	horizon := getU64(meta, kHorizon)
+	c := tombs.Cursor()
+	type tomb struct{ rev, name []byte }
+	var drop []tomb
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		cv := ch.Get(k)
+		if cv != nil && changeTime(cv).After(cutoff) {
+			break
+		}
+		drop = append(drop, tomb{append([]byte(nil), k...), append([]byte(nil), v...)})
+	}
+	for _, t := range drop {
+		if err := ch.Delete(t.rev); err != nil {
+			return err
+		}
+		if err := tombs.Delete(t.rev); err != nil {
+			return err
+		}
+		if err := idx.Delete(t.name); err != nil {
+			return err
+		}
+		horizon = max(horizon, binary.BigEndian.Uint64(t.rev))
+	}
+	putU64(meta, kHorizon, horizon)
+	return nil
+}
+
+// Change is one entry of the directory change index.
+type Change struct {
+	Rev     uint64
+	Name    string
+	Deleted bool
+}
+
+// Changes calls fn for each directory change after since, in revision order,
+// until fn returns false. Each card appears at most once: at its latest change.
+func (s *Store) Changes(since uint64, fn func(Change) bool) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bChanges).Cursor()
+		for k, v := c.Seek(u64(since + 1)); k != nil; k, v = c.Next() {
+			if !fn(Change{Rev: binary.BigEndian.Uint64(k), Name: string(v[9:]), Deleted: v[0] == opDelete}) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// Person reads the full entry behind a person card.
+func (s *Store) Person(name string) (*directory.Entry, error) {
+	var e directory.Entry
+	if err := s.readItem(name, KindPerson, &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// Group reads the full entry behind a group card.
+func (s *Store) Group(name string) (*directory.GroupEntry, error) {
+	var g directory.GroupEntry
+	if err := s.readItem(name, KindGroup, &g); err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+// ErrNotFound is returned for a card that does not exist.
+var ErrNotFound = errors.New("not found")
+
+func (s *Store) readItem(name string, kind Kind, into any) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bItems).Get([]byte(name))
+		if v == nil {
+			return ErrNotFound
+		}
+		r, err := decodeRecord(v)
+		if err != nil {
+			return fmt.Errorf("store: item %s: %w", name, err)
+		}
+		if r.kind != kind {
+			return ErrNotFound
+		}
+		return json.Unmarshal(r.data, into)
+	})
+}
+
+// SaveView remembers the facts behind a view fingerprint, so a later sync
+// with a token of that view can tell what the viewer's change of view
+// changed for them. Saving a known view is free.
+func (s *Store) SaveView(fp string, v directory.View) error {
+	known := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		known = tx.Bucket(bViews).Get([]byte(fp)) != nil
+		return nil
+	})
+	if known {
+		return nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bViews).Put([]byte(fp), data)
+	})
+}
+
+// View returns the view saved under fp.
+func (s *Store) View(fp string) (directory.View, bool, error) {
+	var v directory.View
+	found := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		data := tx.Bucket(bViews).Get([]byte(fp))
+		if data == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(data, &v)
+	})
+	return v, found, err
+}
+
+// Stats are sizes for metrics and health checks.
+type Stats struct {
+	People, Groups int
+	Rev            uint64
+}
+
+// Stats returns the current sizes.
+func (s *Store) Stats() Stats {
+	ix := s.Index()
+	return Stats{People: ix.People, Groups: ix.Groups, Rev: ix.Rev}
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bMeta) == nil {
+			return errors.New("store: meta bucket missing")
+		}
+		return nil
+	})
+}
+
+type record struct {
+	rev  uint64
+	hash [16]byte
+	kind Kind
+	data []byte
+}
+
+func encodeRecord(rev uint64, hash [16]byte, kind Kind, data []byte) []byte {
+	b := make([]byte, 25+len(data))
+	binary.BigEndian.PutUint64(b, rev)
+	copy(b[8:24], hash[:])
+	b[24] = byte(kind)
+	copy(b[25:], data)
+	return b
+}
+
+func decodeRecord(b []byte) (record, error) {
+	if len(b) < 25 {
+		return record{}, errors.New("short record")
+	}
+	var r record
+	r.rev = binary.BigEndian.Uint64(b)
+	copy(r.hash[:], b[8:24])
+	r.kind = Kind(b[24])
+	r.data = b[25:]
+	return r, nil
+}
+
+func contentHash(fp string, kind Kind, data []byte) [16]byte {
+	h := sha256.New()
+	h.Write([]byte(fp))
+	h.Write([]byte{0, byte(kind)})
+	h.Write(data)
+	var out [16]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+func changeValue(op byte, t time.Time, name string) []byte {
+	b := make([]byte, 9+len(name))
+	b[0] = op
+	binary.BigEndian.PutUint64(b[1:9], uint64(t.Unix()))
+	copy(b[9:], name)
+	return b
+}
+
+func changeTime(v []byte) time.Time {
+	if len(v) < 9 {
+		return time.Time{}
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(v[1:9])), 0)
+}
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func getU64(b *bolt.Bucket, k []byte) uint64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func putU64(b *bolt.Bucket, k []byte, v uint64) {
+	// Put only fails on a read-only tx or a bad key; neither happens here.
+	_ = b.Put(k, u64(v))
+}
