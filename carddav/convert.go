@@ -13,7 +13,8 @@ import (
 // contentLine is one unfolded vCard line, split without unescaping the
 // value, so conversion never disturbs what it does not touch.
 type contentLine struct {
-	group, name string
+	group, name string // name upper-cased for matching
+	rawName     string // name as sent, written back unchanged
 	params      []string // raw "KEY=value" pieces, in order
 	value       string
 }
@@ -65,6 +66,7 @@ func parseLine(l string) (contentLine, bool) {
 	if dot := strings.IndexByte(name, '.'); dot >= 0 {
 		cl.group, name = name[:dot], name[dot+1:]
 	}
+	cl.rawName = name
 	cl.name = strings.ToUpper(name)
 	cl.params = head[1:]
 	return cl, true
@@ -108,7 +110,10 @@ func (cl *contentLine) withoutParam(key, value string) {
 }
 
 func (cl contentLine) write(w *cardWriter) {
-	name := cl.name
+	name := cl.rawName
+	if !strings.EqualFold(name, cl.name) {
+		name = cl.name // renamed by conversion
+	}
 	if cl.group != "" {
 		name = cl.group + "." + name
 	}

@@ -1,0 +1,157 @@
+package directory
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+)
+
+func TestVisibilityTableViewerPersonField(t *testing.T) {
+	rules, err := NewRules(map[Field]Audience{FieldMobile: SameDepartment, FieldBirthday: SameGroup, FieldAddress: Managers, FieldHomePhone: Nobody, FieldEmail: Everyone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type viewerT struct {
+		name string
+		view View
+	}
+	viewers := []viewerT{
+		{"colleague", View{Department: "Eng", Groups: []string{"g1"}}},
+		{"stranger", View{Department: "Sales"}},
+		{"manager elsewhere", View{Department: "Sales", IsManager: true}},
+		{"no department", View{}},
+	}
+	personDept, personGroups := "Eng", []string{"g1", "g2"}
+	want := map[string]map[Field]bool{
+		"colleague":         {FieldEmail: true, FieldMobile: true, FieldBirthday: true, FieldAddress: false, FieldHomePhone: false},
+		"stranger":          {FieldEmail: true, FieldMobile: false, FieldBirthday: false, FieldAddress: false, FieldHomePhone: false},
+		"manager elsewhere": {FieldEmail: true, FieldMobile: false, FieldBirthday: false, FieldAddress: true, FieldHomePhone: false},
+		"no department":     {FieldEmail: true, FieldMobile: false, FieldBirthday: false, FieldAddress: false, FieldHomePhone: false},
+	}
+	for _, v := range viewers {
+		mask := rules.Mask(Relate(&v.view, personDept, personGroups))
+		for f, w := range want[v.name] {
+			if mask.Has(f) != w {
+				t.Errorf("viewer %s, field %s: granted %v, want %v", v.name, f, mask.Has(f), w)
+			}
+		}
+	}
+	// Two people without a department are not "the same department".
+	if rules.Mask(Relate(&View{}, "", nil)).Has(FieldMobile) {
+		t.Error("empty departments matched as the same department")
+	}
+}
+
+func TestRulesRejectUnknownAudience(t *testing.T) {
+	if _, err := NewRules(map[Field]Audience{FieldEmail: "friends"}); err == nil {
+		t.Fatal("unknown audience accepted")
+	}
+}
+
+func TestNormalizeResolvesNestingCyclesAndDanglingMembers(t *testing.T) {
+	s := Snapshot{Source: "t", People: []Person{
+		{ID: "a", DisplayName: "A", Department: "D", ManagerID: "b"},
+		{ID: "b", DisplayName: "B"},
+		{ID: "h", DisplayName: "Hidden", Hidden: true},
+		{ID: "x", DisplayName: "Off", Disabled: true},
+	}, Groups: []Group{
+		{ID: "outer", Name: "Outer", Subgroups: []string{"inner"}},
+		{ID: "inner", Name: "Inner", Members: []string{"a", "h", "ghost"}, Subgroups: []string{"outer"}},
+	}}
+	pub, err := Normalize(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.People) != 2 {
+		t.Fatalf("want 2 published people, got %d", len(pub.People))
+	}
+	var outer *GroupEntry
+	for i := range pub.Groups {
+		if pub.Groups[i].Key == GroupKey("t", "outer") {
+			outer = &pub.Groups[i]
+		}
+	}
+	if outer == nil || !reflect.DeepEqual(outer.Members, []string{PersonKey("t", "a")}) {
+		t.Fatalf("outer group members through nesting: %+v", outer)
+	}
+	a := pub.People[0]
+	if !reflect.DeepEqual(a.Groups, []string{GroupKey("t", "inner"), GroupKey("t", "outer")}) {
+		t.Fatalf("a's effective groups: %v", a.Groups)
+	}
+	if a.ManagerName != "B" || !pub.People[1].IsManager {
+		t.Fatalf("manager facts: %+v / %+v", a, pub.People[1])
+	}
+}
+
+func TestNormalizeSkipsBadValuesNotPeople(t *testing.T) {
+	pub, err := Normalize(Snapshot{Source: "t", People: []Person{{
+		ID: "a", GivenName: " Ann\x00 ", FamilyName: "Lee", Emails: []string{"ok@example.org", "not an email", "OK@example.org"},
+		Phones: []Phone{{Kind: PhoneMobile, Number: "+49 151 1234567"}, {Kind: PhoneWork, Number: "call me"}},
+		Birthday: "1990-13-01", Photo: []byte("GIF89a"),
+	}, {ID: ""}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pub.People[0]
+	if p.DisplayName != "Ann Lee" || len(p.Emails) != 1 || len(p.Phones) != 1 || p.Birthday != "" || p.Photo != nil {
+		t.Fatalf("cleaned person: %+v", p.Person)
+	}
+	if len(pub.Skipped) < 5 {
+		t.Fatalf("skips not recorded: %+v", pub.Skipped)
+	}
+}
+
+func TestDemoIsDeterministicAndVaried(t *testing.T) {
+	a, b := Demo(400), Demo(400)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("demo differs between two builds")
+	}
+	pub, err := Normalize(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	depts := map[string]int{}
+	var photos, noPhone, multiMail, hidden int
+	var nonASCII, comma bool
+	for _, p := range a.People {
+		if p.Hidden || p.Disabled {
+			hidden++
+		}
+	}
+	for _, e := range pub.People {
+		depts[e.Department]++
+		if len(e.Photo) > 0 {
+			photos++
+			if !bytes.HasPrefix(e.Photo, []byte{0xFF, 0xD8}) {
+				t.Fatal("demo photo is not a JPEG")
+			}
+		}
+		if len(e.Phones) == 0 {
+			noPhone++
+		}
+		if len(e.Emails) > 1 {
+			multiMail++
+		}
+		for _, r := range e.DisplayName {
+			if r > 0x7f {
+				nonASCII = true
+			}
+		}
+		if bytes.ContainsAny([]byte(e.Title), ",;") {
+			comma = true
+		}
+	}
+	if len(pub.People) < 300 || len(depts) < 8 || photos == 0 || noPhone == 0 || multiMail == 0 || hidden == 0 || !nonASCII || !comma {
+		t.Fatalf("demo lacks variety: people %d depts %d photos %d nophone %d multimail %d hidden %d nonascii %v comma %v",
+			len(pub.People), len(depts), photos, noPhone, multiMail, hidden, nonASCII, comma)
+	}
+	alice := pub.People[0]
+	for _, e := range pub.People {
+		if e.Username == "alice" {
+			alice = e
+		}
+	}
+	if alice.Username != "alice" || depts[alice.Department] < 2 {
+		t.Fatal("alice missing or without colleagues")
+	}
+}

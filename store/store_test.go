@@ -1,0 +1,239 @@
+package store
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/orgdav/orgdav/directory"
+)
+
+func publish(t testing.TB, people ...directory.Person) *directory.Published {
+	t.Helper()
+	pub, err := directory.Normalize(directory.Snapshot{Source: "src", People: people})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
+}
+
+func person(id, name, dept string) directory.Person {
+	return directory.Person{ID: id, Username: id, DisplayName: name, Department: dept}
+}
+
+func open(t testing.TB, path string, opt Options) *Store {
+	t.Helper()
+	s, err := Open(path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func changes(t *testing.T, s *Store, since uint64) []Change {
+	t.Helper()
+	var out []Change
+	if err := s.Changes(since, func(c Change) bool { out = append(out, c); return true }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestApplyGivesNewRevisionsOnlyToRealChanges(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer s.Close()
+	res, err := s.Apply(publish(t, person("a", "Ann", "X"), person("b", "Ben", "X")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// two people and one department group
+	if res.Added != 3 || res.Rev != 3 {
+		t.Fatalf("first apply: %+v", res)
+	}
+	res, _ = s.Apply(publish(t, person("a", "Ann", "X"), person("b", "Ben", "X")))
+	if res.Changed() || res.Unchanged != 3 || s.Index().Rev != 3 {
+		t.Fatalf("identical apply changed something: %+v", res)
+	}
+	res, _ = s.Apply(publish(t, person("a", "Ann Renamed", "X"), person("b", "Ben", "X")))
+	if res.Updated != 1 || res.Rev != 4 {
+		t.Fatalf("rename: %+v", res)
+	}
+	got := changes(t, s, 3)
+	if len(got) != 1 || got[0].Name != directory.CardUID(directory.PersonKey("src", "a")) || got[0].Deleted {
+		t.Fatalf("changes since 3: %+v", got)
+	}
+	// The superseded entry of a is gone: each card appears once.
+	if all := changes(t, s, 0); len(all) != 3 {
+		t.Fatalf("change index holds %d entries, want 3: %+v", len(all), all)
+	}
+}
+
+func TestRenameKeepsCardNameAndChangesTag(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer s.Close()
+	s.Apply(publish(t, person("a", "Ann", "X")))
+	name := directory.CardUID(directory.PersonKey("src", "a"))
+	before, _ := s.Index().Lookup(name)
+	tag := before.Tag
+	s.Apply(publish(t, person("a", "Ann Other", "Y")))
+	after, ok := s.Index().Lookup(name)
+	if !ok {
+		t.Fatal("card vanished on rename")
+	}
+	if after.Tag == tag {
+		t.Fatal("content tag unchanged after rename")
+	}
+}
+
+func TestRemovalLeavesTombstoneAndReAddClearsIt(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer s.Close()
+	s.Apply(publish(t, person("a", "Ann", ""), person("b", "Ben", "")))
+	res, _ := s.Apply(publish(t, person("a", "Ann", "")))
+	if res.Removed != 1 {
+		t.Fatalf("removal: %+v", res)
+	}
+	bName := directory.CardUID(directory.PersonKey("src", "b"))
+	got := changes(t, s, 2)
+	if len(got) != 1 || !got[0].Deleted || got[0].Name != bName {
+		t.Fatalf("tombstone: %+v", got)
+	}
+	s.Apply(publish(t, person("a", "Ann", ""), person("b", "Ben", "")))
+	got = changes(t, s, 0)
+	if len(got) != 2 {
+		t.Fatalf("after re-add want 2 entries, got %+v", got)
+	}
+	for _, c := range got {
+		if c.Deleted {
+			t.Fatalf("tombstone survived re-add: %+v", got)
+		}
+	}
+}
+
+func TestOtherSourcesAreUntouched(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer s.Close()
+	s.Apply(publish(t, person("a", "Ann", "")))
+	other, _ := directory.Normalize(directory.Snapshot{Source: "other", People: []directory.Person{person("z", "Zed", "")}})
+	s.Apply(other)
+	res, _ := s.Apply(publish(t, person("a", "Ann", "")))
+	if res.Removed != 0 || s.Index().People != 2 {
+		t.Fatalf("apply of src touched other: %+v, people %d", res, s.Index().People)
+	}
+}
+
+func TestRestartKeepsTagsAndRevisions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	s := open(t, path, Options{Fingerprint: "f1"})
+	s.Apply(publish(t, person("a", "Ann", "X")))
+	ix := s.Index()
+	epoch := s.Epoch()
+	s.Close()
+	s = open(t, path, Options{Fingerprint: "f1"})
+	defer s.Close()
+	if s.Epoch() != epoch || s.Index().Rev != ix.Rev {
+		t.Fatalf("restart changed epoch or revision")
+	}
+	res, _ := s.Apply(publish(t, person("a", "Ann", "X")))
+	if res.Changed() {
+		t.Fatalf("re-apply after restart changed: %+v", res)
+	}
+	for i, it := range s.Index().Items {
+		if it.Tag != ix.Items[i].Tag {
+			t.Fatalf("tag of %s changed across restart", it.Name)
+		}
+	}
+}
+
+func TestFingerprintChangeRevisesEveryCard(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	s := open(t, path, Options{Fingerprint: "f1"})
+	s.Apply(publish(t, person("a", "Ann", "X"), person("b", "Ben", "X")))
+	old := s.Index()
+	s.Close()
+	s = open(t, path, Options{Fingerprint: "f2"})
+	defer s.Close()
+	ix := s.Index()
+	if ix.Rev <= old.Rev {
+		t.Fatalf("revision did not advance: %d -> %d", old.Rev, ix.Rev)
+	}
+	if got := changes(t, s, old.Rev); len(got) != len(old.Items) {
+		t.Fatalf("want every card changed, got %d of %d", len(got), len(old.Items))
+	}
+	if ix.Items[0].Tag == old.Items[0].Tag {
+		t.Fatal("tag unchanged after fingerprint change")
+	}
+}
+
+func TestRetentionPrunesTombstonesAndRaisesHorizon(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := open(t, filepath.Join(t.TempDir(), "db"), Options{Retention: 24 * time.Hour, Now: func() time.Time { return now }})
+	defer s.Close()
+	s.Apply(publish(t, person("a", "Ann", ""), person("b", "Ben", "")))
+	s.Apply(publish(t, person("a", "Ann", "")))
+	deletedAt := s.Index().Rev
+	if s.Index().Horizon != 0 {
+		t.Fatal("horizon moved before retention passed")
+	}
+	now = now.Add(48 * time.Hour)
+	s.Apply(publish(t, person("a", "Ann 2", "")))
+	if h := s.Index().Horizon; h != deletedAt {
+		t.Fatalf("horizon %d, want %d", h, deletedAt)
+	}
+	for _, c := range changes(t, s, 0) {
+		if c.Deleted {
+			t.Fatalf("tombstone older than retention kept: %+v", c)
+		}
+	}
+}
+
+func TestFailedApplyChangesNothing(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer s.Close()
+	s.Apply(publish(t, person("a", "Ann", "")))
+	before := s.Index()
+	// Two entries with one key cannot be stored; the whole apply must fail.
+	pub := publish(t, person("a", "Ann 2", ""), person("b", "Ben", ""))
+	pub.People = append(pub.People, pub.People[1])
+	if _, err := s.Apply(pub); err == nil {
+		t.Fatal("apply with duplicate keys succeeded")
+	}
+	if s.Index().Rev != before.Rev || len(changes(t, s, 0)) != len(before.Items) {
+		t.Fatal("failed apply left changes behind")
+	}
+}
+
+func TestPersonalBookConditionsAndConflicts(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer s.Close()
+	card := []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u1\r\nFN:X\r\nEND:VCARD\r\n")
+	etag, created, err := s.PersonalPut("alice", "u1.vcf", "u1", card, Conditions{IfNoneMatch: "*"})
+	if err != nil || !created {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	if _, _, err := s.PersonalPut("alice", "u1.vcf", "u1", card, Conditions{IfNoneMatch: "*"}); !errors.Is(err, ErrPrecondition) {
+		t.Fatalf("If-None-Match * on existing: %v", err)
+	}
+	if _, _, err := s.PersonalPut("alice", "u1.vcf", "u1", card, Conditions{IfMatch: "stale"}); !errors.Is(err, ErrPrecondition) {
+		t.Fatalf("stale If-Match: %v", err)
+	}
+	var conflict *UIDConflictError
+	if _, _, err := s.PersonalPut("alice", "other.vcf", "u1", card, Conditions{}); !errors.As(err, &conflict) || conflict.Name != "u1.vcf" {
+		t.Fatalf("uid conflict: %v", err)
+	}
+	if err := s.PersonalDelete("alice", "u1.vcf", Conditions{IfMatch: "stale"}); !errors.Is(err, ErrPrecondition) {
+		t.Fatalf("stale delete: %v", err)
+	}
+	if err := s.PersonalDelete("alice", "u1.vcf", Conditions{IfMatch: etag}); err != nil {
+		t.Fatal(err)
+	}
+	var got []Change
+	s.PersonalChanges("alice", 0, func(c Change) bool { got = append(got, c); return true })
+	if len(got) != 1 || !got[0].Deleted {
+		t.Fatalf("personal changes after delete: %+v", got)
+	}
+	if info, _ := s.PersonalInfo("bob"); info.Rev != 0 || info.Count != 0 {
+		t.Fatalf("bob sees alice's book: %+v", info)
+	}
+}
