@@ -13,8 +13,8 @@ import (
 // contentLine is one unfolded vCard line, split without unescaping the
 // value, so conversion never disturbs what it does not touch.
 type contentLine struct {
-	group, name string // name upper-cased for matching
-	rawName     string // name as sent, written back unchanged
+	group, name string   // name upper-cased for matching
+	rawName     string   // name as sent, written back unchanged
 	params      []string // raw "KEY=value" pieces, in order
 	value       string
 }

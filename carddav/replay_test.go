@@ -172,7 +172,9 @@ func TestReplayRealClientRequests(t *testing.T) {
 				}
 			}
 			// Requested properties that the MUST list requires.
-			asks := func(local string) bool { return strings.Contains(body, local+"/>") || strings.Contains(body, local+" />") }
+			asks := func(local string) bool {
+				return strings.Contains(body, local+"/>") || strings.Contains(body, local+" />")
+			}
 			for _, resp := range m.Responses {
 				isBook := strings.HasSuffix(resp.Href, "/company/") || strings.HasSuffix(resp.Href, "/personal/")
 				isCard := strings.HasSuffix(resp.Href, ".vcf")

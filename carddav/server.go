@@ -280,7 +280,7 @@ func needPrivileges(w http.ResponseWriter, privilege string) {
 // readBodyError answers a body that could not be read or parsed.
 func readBodyError(w http.ResponseWriter, err error) {
 	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	if errors.As(err, &tooBig) || errors.Is(err, errXMLTooLarge) {
 		http.Error(w, "Request body too large.", http.StatusRequestEntityTooLarge)
 		return
 	}

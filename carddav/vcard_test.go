@@ -113,12 +113,12 @@ func TestRenderedCardsParseAndFoldOnUTF8Boundaries(t *testing.T) {
 
 func TestEscapeText(t *testing.T) {
 	cases := map[string]string{
-		"plain":          "plain",
-		"a,b":            `a\,b`,
-		"a;b":            `a\;b`,
-		`back\slash`:     `back\\slash`,
-		"two\nlines":     `two\nlines`,
-		"crlf\r\nlines":  `crlf\nlines`,
+		"plain":         "plain",
+		"a,b":           `a\,b`,
+		"a;b":           `a\;b`,
+		`back\slash`:    `back\\slash`,
+		"two\nlines":    `two\nlines`,
+		"crlf\r\nlines": `crlf\nlines`,
 		`all,;\` + "\n": `all\,\;\\\n`,
 	}
 	for in, want := range cases {

@@ -50,7 +50,10 @@ const (
 	maxXMLElements = 200000
 )
 
-var errEmptyBody = errors.New("empty body")
+var (
+	errEmptyBody   = errors.New("empty body")
+	errXMLTooLarge = errors.New("XML has too many elements or is nested too deeply")
+)
 
 // parseXML reads a request body into a tree. DTDs are refused outright, so
 // entity expansion cannot happen; depth and element count are bounded.
@@ -74,7 +77,7 @@ func parseXML(r io.Reader) (*node, error) {
 		case xml.StartElement:
 			count++
 			if count > maxXMLElements || len(stack) >= maxXMLDepth {
-				return nil, errors.New("XML too large or too deeply nested")
+				return nil, errXMLTooLarge
 			}
 			n := &node{name: t.Name, attrs: t.Attr}
 			if len(stack) > 0 {
