@@ -86,7 +86,7 @@ func TestNormalizeResolvesNestingCyclesAndDanglingMembers(t *testing.T) {
 func TestNormalizeSkipsBadValuesNotPeople(t *testing.T) {
 	pub, err := Normalize(Snapshot{Source: "t", People: []Person{{
 		ID: "a", GivenName: " Ann\x00 ", FamilyName: "Lee", Emails: []string{"ok@example.org", "not an email", "OK@example.org"},
-		Phones: []Phone{{Kind: PhoneMobile, Number: "+49 151 1234567"}, {Kind: PhoneWork, Number: "call me"}},
+		Phones:   []Phone{{Kind: PhoneMobile, Number: "+49 151 1234567"}, {Kind: PhoneWork, Number: "call me"}},
 		Birthday: "1990-13-01", Photo: []byte("GIF89a"),
 	}, {ID: ""}}})
 	if err != nil {
