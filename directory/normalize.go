@@ -258,8 +258,12 @@ func validEmail(e string) bool {
 		})
 }
 
-// cleanText trims a single-line value and removes control characters.
+// cleanText trims a single-line value, folds runs of white space and
+// removes control characters.
 func cleanText(s string) string {
+	if isClean(s) {
+		return s
+	}
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			if r == '\n' || r == '\r' || r == '\t' {
@@ -270,6 +274,29 @@ func cleanText(s string) string {
 		return r
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// isClean reports whether cleanText would return s unchanged; most
+// directory values are, and this spares them two allocations.
+func isClean(s string) bool {
+	if s == "" {
+		return true
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	prevSpace := false
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && (unicode.IsControl(r) || unicode.IsSpace(r))) {
+			return false
+		}
+		space := r == ' '
+		if space && prevSpace {
+			return false
+		}
+		prevSpace = space
+	}
+	return true
 }
 
 // cleanMultiline keeps line breaks (as \n) but removes other control characters.

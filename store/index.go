@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/orgdav/orgdav/directory"
@@ -65,17 +64,22 @@ func (ix *Index) InDepartment(dept string) []int32 { return ix.byDept[dept] }
 // InGroup returns the positions in Items of a group's people.
 func (ix *Index) InGroup(key string) []int32 { return ix.byGroup[key] }
 
+// personItem summarises a person entry for the index.
+func personItem(name string, rev uint64, hash [16]byte, e *directory.Entry) Item {
+	return Item{Name: name, Key: e.Key, Kind: KindPerson, Rev: rev, hash: hash, Tag: hex.EncodeToString(hash[:10]),
+		Username: e.Username, Dept: e.Department, Groups: e.Groups, Manager: e.IsManager, Present: directory.Present(e)}
+}
+
+func groupItem(name string, rev uint64, hash [16]byte, g *directory.GroupEntry) Item {
+	return Item{Name: name, Key: g.Key, Kind: KindGroup, Rev: rev, hash: hash, Tag: hex.EncodeToString(hash[:10])}
+}
+
+// rebuildIndex reads every card's summary from the database, at open.
+// Strings shared by many cards (departments, group keys) are interned to
+// keep the resident index small.
 func (s *Store) rebuildIndex() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rebuildIndexLocked()
-}
-
-// rebuildIndexLocked reads every card's summary. It decodes each entry
-// fully once to learn which fields it has; strings shared by many cards
-// (departments, group keys) are interned to keep the index small.
-func (s *Store) rebuildIndexLocked() error {
-	ix := &Index{byName: map[string]int32{}, byUser: map[string]int32{}, byDept: map[string][]int32{}, byGroup: map[string][]int32{}}
 	intern := map[string]string{}
 	in := func(s string) string {
 		if v, ok := intern[s]; ok {
@@ -84,66 +88,73 @@ func (s *Store) rebuildIndexLocked() error {
 		intern[s] = s
 		return s
 	}
-	prev := s.idx.Load()
+	var items []Item
+	var rev, horizon uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
-		ix.Rev = getU64(meta, kDirRev)
-		ix.Horizon = getU64(meta, kHorizon)
-		n := tx.Bucket(bItems).Stats().KeyN
-		ix.Items = make([]Item, 0, n)
+		rev, horizon = getU64(meta, kDirRev), getU64(meta, kHorizon)
 		return tx.Bucket(bItems).ForEach(func(k, v []byte) error {
 			r, err := decodeRecord(v)
 			if err != nil {
 				return fmt.Errorf("store: item %s: %w", k, err)
 			}
-			name := string(k)
-			// An unchanged card keeps its summary from the previous index.
-			if prev != nil {
-				if old, ok := prev.Lookup(name); ok && old.Rev == r.rev {
-					ix.Items = append(ix.Items, *old)
-					return nil
-				}
-			}
-			it := Item{Name: name, Kind: r.kind, Rev: r.rev, hash: r.hash, Tag: hex.EncodeToString(r.hash[:10])}
 			switch r.kind {
 			case KindPerson:
 				var e directory.Entry
 				if err := json.Unmarshal(r.data, &e); err != nil {
 					return fmt.Errorf("store: item %s: %w", k, err)
 				}
-				it.Key = e.Key
-				it.Username = e.Username
-				it.Dept = in(e.Department)
-				it.Manager = e.IsManager
-				it.Present = directory.Present(&e)
-				if len(e.Groups) > 0 {
-					it.Groups = make([]string, len(e.Groups))
-					for i, g := range e.Groups {
-						it.Groups[i] = in(g)
-					}
+				e.Department = in(e.Department)
+				for i, g := range e.Groups {
+					e.Groups[i] = in(g)
 				}
+				items = append(items, personItem(string(k), r.rev, r.hash, &e))
 			case KindGroup:
-				var g struct {
-					Key string `json:"key"`
-				}
+				var g directory.GroupEntry
 				if err := json.Unmarshal(r.data, &g); err != nil {
 					return fmt.Errorf("store: item %s: %w", k, err)
 				}
-				it.Key = g.Key
+				items = append(items, groupItem(string(k), r.rev, r.hash, &g))
 			default:
 				return fmt.Errorf("store: item %s: unknown kind %q", k, r.kind)
 			}
-			ix.Items = append(ix.Items, it)
 			return nil
 		})
 	})
 	if err != nil {
 		return err
 	}
-	// bbolt iterates keys in byte order, which is the order listings use.
-	if !sort.SliceIsSorted(ix.Items, func(i, j int) bool { return ix.Items[i].Name < ix.Items[j].Name }) {
-		return fmt.Errorf("store: items out of order")
+	// bbolt iterates keys in byte order, the order listings use.
+	s.idx.Store(finishIndex(items, rev, horizon))
+	return nil
+}
+
+// patchIndex derives the next index from the previous one and an apply's
+// changes (upserts sorted by name), without reading the database.
+func patchIndex(old *Index, upserts []Item, removed map[string]bool, rev, horizon uint64) *Index {
+	items := make([]Item, 0, len(old.Items)+len(upserts)-len(removed))
+	j := 0
+	for i := range old.Items {
+		it := &old.Items[i]
+		for j < len(upserts) && upserts[j].Name < it.Name {
+			items = append(items, upserts[j])
+			j++
+		}
+		switch {
+		case j < len(upserts) && upserts[j].Name == it.Name:
+			items = append(items, upserts[j])
+			j++
+		case !removed[it.Name]:
+			items = append(items, *it)
+		}
 	}
+	items = append(items, upserts[j:]...)
+	return finishIndex(items, rev, horizon)
+}
+
+func finishIndex(items []Item, rev, horizon uint64) *Index {
+	ix := &Index{Rev: rev, Horizon: horizon, Items: items,
+		byName: make(map[string]int32, len(items)), byUser: map[string]int32{}, byDept: map[string][]int32{}, byGroup: map[string][]int32{}}
 	for i := range ix.Items {
 		it := &ix.Items[i]
 		ix.byName[it.Name] = int32(i)
@@ -162,6 +173,5 @@ func (s *Store) rebuildIndexLocked() error {
 			ix.byGroup[g] = append(ix.byGroup[g], int32(i))
 		}
 	}
-	s.idx.Store(ix)
-	return nil
+	return ix
 }

@@ -8,7 +8,6 @@ package store
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -91,7 +90,9 @@ func Open(path string, opt Options) (*Store, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	// The hashmap freelist without syncing keeps commits cheap on a large
+	// database; the freelist is rebuilt on open instead.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("store: open %s: the file is locked by another orgdav process; stop it or use another --data directory", path)
@@ -153,12 +154,27 @@ func (s *Store) refingerprint(tx *bolt.Tx) error {
 		rec  []byte
 	}
 	var ups []upd
+	var buf hashBuf
 	err := items.ForEach(func(k, v []byte) error {
 		r, err := decodeRecord(v)
 		if err != nil {
 			return fmt.Errorf("store: item %s: %w", k, err)
 		}
-		h := contentHash(s.opt.Fingerprint, r.kind, r.data)
+		var h [16]byte
+		switch r.kind {
+		case KindPerson:
+			var e directory.Entry
+			if err := json.Unmarshal(r.data, &e); err != nil {
+				return fmt.Errorf("store: item %s: %w", k, err)
+			}
+			h = hashPerson(&buf, s.opt.Fingerprint, &e)
+		case KindGroup:
+			var g directory.GroupEntry
+			if err := json.Unmarshal(r.data, &g); err != nil {
+				return fmt.Errorf("store: item %s: %w", k, err)
+			}
+			h = hashGroup(&buf, s.opt.Fingerprint, &g)
+		}
 		ups = append(ups, upd{append([]byte(nil), k...), encodeRecord(r.rev, h, r.kind, r.data)})
 		return nil
 	})
@@ -207,9 +223,17 @@ type ApplyResult struct {
 func (r ApplyResult) Changed() bool { return r.Added+r.Updated+r.Removed > 0 }
 
 type desired struct {
-	kind Kind
-	data []byte
-	hash [16]byte
+	kind   Kind
+	person *directory.Entry
+	group  *directory.GroupEntry
+	hash   [16]byte
+}
+
+func (d desired) encode() ([]byte, error) {
+	if d.kind == KindPerson {
+		return json.Marshal(d.person)
+	}
+	return json.Marshal(d.group)
 }
 
 // Apply makes the store hold exactly pub's people and groups for pub.Source,
@@ -217,15 +241,16 @@ type desired struct {
 // leave tombstones, other sources are untouched.
 func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 	want := make(map[string]desired, len(pub.People)+len(pub.Groups))
+	var buf hashBuf
 	for i := range pub.People {
 		e := &pub.People[i]
-		if err := s.addDesired(want, KindPerson, e.Key, e); err != nil {
+		if err := addDesired(want, e.Key, desired{kind: KindPerson, person: e, hash: hashPerson(&buf, s.opt.Fingerprint, e)}); err != nil {
 			return ApplyResult{}, err
 		}
 	}
 	for i := range pub.Groups {
 		g := &pub.Groups[i]
-		if err := s.addDesired(want, KindGroup, g.Key, g); err != nil {
+		if err := addDesired(want, g.Key, desired{kind: KindGroup, group: g, hash: hashGroup(&buf, s.opt.Fingerprint, g)}); err != nil {
 			return ApplyResult{}, err
 		}
 	}
@@ -233,6 +258,9 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 	defer s.mu.Unlock()
 	old := s.idx.Load()
 	var res ApplyResult
+	var upserts []Item
+	removed := map[string]bool{}
+	var horizon uint64
 	now := s.opt.Now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta, items, ch, tombs := tx.Bucket(bMeta), tx.Bucket(bItems), tx.Bucket(bChanges), tx.Bucket(bTombs)
@@ -240,17 +268,16 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 		dirRev := getU64(meta, kDirRev)
 		// Deterministic order keeps revisions reproducible across runs.
 		names := make([]string, 0, len(want))
-		for n := range want {
-			names = append(names, n)
+		for n, d := range want {
+			if cur, exists := old.Lookup(n); !exists || cur.hash != d.hash {
+				names = append(names, n)
+			}
 		}
+		res.Unchanged = len(want) - len(names)
 		sort.Strings(names)
 		for _, name := range names {
 			d := want[name]
 			cur, exists := old.Lookup(name)
-			if exists && cur.hash == d.hash {
-				res.Unchanged++
-				continue
-			}
 			rev++
 			if exists {
 				res.Updated++
@@ -263,11 +290,20 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 					return err
 				}
 			}
-			if err := items.Put([]byte(name), encodeRecord(rev, d.hash, d.kind, d.data)); err != nil {
+			data, err := d.encode()
+			if err != nil {
+				return fmt.Errorf("encode %s: %w", name, err)
+			}
+			if err := items.Put([]byte(name), encodeRecord(rev, d.hash, d.kind, data)); err != nil {
 				return err
 			}
 			if err := ch.Put(u64(rev), changeValue(opPut, now, name)); err != nil {
 				return err
+			}
+			if d.kind == KindPerson {
+				upserts = append(upserts, personItem(name, rev, d.hash, d.person))
+			} else {
+				upserts = append(upserts, groupItem(name, rev, d.hash, d.group))
 			}
 		}
 		for i := range old.Items {
@@ -280,6 +316,7 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 			}
 			rev++
 			res.Removed++
+			removed[it.Name] = true
 			if err := items.Delete([]byte(it.Name)); err != nil {
 				return err
 			}
@@ -302,6 +339,7 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 		if err := s.pruneTombstones(tx, now); err != nil {
 			return err
 		}
+		horizon = getU64(meta, kHorizon)
 		res.Rev = dirRev
 		putU64(meta, kRev, rev)
 		putU64(meta, kDirRev, dirRev)
@@ -310,24 +348,18 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 	if err != nil {
 		return ApplyResult{}, fmt.Errorf("store: apply source %q: %w", pub.Source, err)
 	}
-	if res.Changed() {
-		if err := s.rebuildIndexLocked(); err != nil {
-			return res, err
-		}
+	if res.Changed() || horizon != old.Horizon {
+		s.idx.Store(patchIndex(old, upserts, removed, res.Rev, horizon))
 	}
 	return res, nil
 }
 
-func (s *Store) addDesired(want map[string]desired, kind Kind, key string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("store: encode %s: %w", key, err)
-	}
+func addDesired(want map[string]desired, key string, d desired) error {
 	name := directory.CardUID(key)
 	if _, dup := want[name]; dup {
 		return fmt.Errorf("store: two cards with key %s", key)
 	}
-	want[name] = desired{kind: kind, data: data, hash: contentHash(s.opt.Fingerprint, kind, data)}
+	want[name] = d
 	return nil
 }
 
@@ -524,16 +556,6 @@ func decodeRecord(b []byte) (record, error) {
 	r.kind = Kind(b[24])
 	r.data = b[25:]
 	return r, nil
-}
-
-func contentHash(fp string, kind Kind, data []byte) [16]byte {
-	h := sha256.New()
-	h.Write([]byte(fp))
-	h.Write([]byte{0, byte(kind)})
-	h.Write(data)
-	var out [16]byte
-	copy(out[:], h.Sum(nil))
-	return out
 }
 
 func changeValue(op byte, t time.Time, name string) []byte {

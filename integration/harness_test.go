@@ -1,0 +1,165 @@
+// Package integration runs orgdav end to end against real clients and,
+// where available, real directory servers. Prerequisites are Debian
+// packages installed by scripts/test; without them the tests skip, except
+// under CI=true, where a missing prerequisite fails.
+package integration
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/orgdav/orgdav/carddav"
+	"github.com/orgdav/orgdav/directory"
+	"github.com/orgdav/orgdav/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// need skips when a program is missing, or fails under CI=true.
+func need(t *testing.T, program, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(program)
+	if err == nil {
+		return path
+	}
+	msg := program + " is not installed (Debian package " + pkg + "); scripts/test installs it when run as root"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// liveServer is orgdav's handler over a store on a real loopback port,
+// with the directory snapshot under the test's control.
+type liveServer struct {
+	t    *testing.T
+	st   *store.Store
+	snap directory.Snapshot
+	url  string
+}
+
+func startLive(t *testing.T, people int) *liveServer {
+	t.Helper()
+	rules, err := directory.NewRules(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(t.TempDir(), "orgdav.db"), store.Options{Fingerprint: carddav.RenderFingerprint(rules)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := &liveServer{t: t, st: st, snap: directory.Demo(people)}
+	ls.apply()
+	reg := prometheus.NewRegistry()
+	h := carddav.Routes(carddav.New(st, rules, carddav.DemoAuth{Store: st, Password: directory.DemoPassword}, carddav.Options{Registry: reg}), st, reg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		st.Close()
+	})
+	ls.url = "http://" + ln.Addr().String() + "/"
+	return ls
+}
+
+func (ls *liveServer) apply() {
+	ls.t.Helper()
+	pub, err := directory.Normalize(ls.snap)
+	if err != nil {
+		ls.t.Fatal(err)
+	}
+	if _, err := ls.st.Apply(pub); err != nil {
+		ls.t.Fatal(err)
+	}
+}
+
+func (ls *liveServer) person(username string) *directory.Person {
+	for i := range ls.snap.People {
+		if ls.snap.People[i].Username == username {
+			return &ls.snap.People[i]
+		}
+	}
+	ls.t.Fatalf("no demo person %q", username)
+	return nil
+}
+
+// buildBinary compiles cmd/orgdav once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "orgdav")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/orgdav")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	return bin
+}
+
+var urlRE = regexp.MustCompile(`msg="orgdav serving" url=(\S+)`)
+
+// runBinary starts `orgdav serve` on a free loopback port and returns the
+// URL it logs; the process is stopped by PID when the test ends.
+func runBinary(t *testing.T, bin string, args ...string) (url string, logs *strings.Builder, stop func() error) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logs = &strings.Builder{}
+	found := make(chan string, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs.WriteString(sc.Text() + "\n")
+			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cmd.Process.Signal(syscall.SIGTERM)
+		err := cmd.Wait()
+		<-done
+		return err
+	}
+	t.Cleanup(func() {
+		if !stopped {
+			cmd.Process.Kill()
+			stop()
+		}
+	})
+	select {
+	case url = <-found:
+	case <-time.After(60 * time.Second):
+		stop()
+		t.Fatalf("orgdav did not log its URL within 60s:\n%s", logs.String())
+	}
+	return url, logs, stop
+}
