@@ -1,8 +1,10 @@
 package store
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -74,50 +76,34 @@ func groupItem(name string, rev uint64, hash [16]byte, g *directory.GroupEntry) 
 	return Item{Name: name, Key: g.Key, Kind: KindGroup, Rev: rev, hash: hash, Tag: hex.EncodeToString(hash[:10])}
 }
 
-// rebuildIndex reads every card's summary from the database, at open.
-// Strings shared by many cards (departments, group keys) are interned to
-// keep the resident index small.
+// rebuildIndex loads the index at open from the summaries bucket, which
+// holds just what the index needs: the full records stay unread, so a large
+// directory costs little memory and starts fast. Summaries missing (a store
+// written before they existed) are rebuilt from the records once.
 func (s *Store) rebuildIndex() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	intern := map[string]string{}
-	in := func(s string) string {
-		if v, ok := intern[s]; ok {
-			return v
-		}
-		intern[s] = s
-		return s
-	}
 	var items []Item
 	var rev, horizon uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bMeta)
+	intern := map[string]string{}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta, recs, sums := tx.Bucket(bMeta), tx.Bucket(bItems), tx.Bucket(bSums)
 		rev, horizon = getU64(meta, kDirRev), getU64(meta, kHorizon)
-		return tx.Bucket(bItems).ForEach(func(k, v []byte) error {
-			r, err := decodeRecord(v)
+		// Records and summaries are written in the same transactions; only
+		// a store from before summaries has records without them.
+		if k, _ := recs.Cursor().First(); k != nil {
+			if sk, _ := sums.Cursor().First(); sk == nil {
+				if err := resummarise(recs, sums); err != nil {
+					return err
+				}
+			}
+		}
+		return sums.ForEach(func(k, v []byte) error {
+			it, err := decodeSummary(string(k), v, intern)
 			if err != nil {
-				return fmt.Errorf("store: item %s: %w", k, err)
+				return fmt.Errorf("store: summary of %s: %w (delete the data directory's orgdav.db to rebuild from the directory)", k, err)
 			}
-			switch r.kind {
-			case KindPerson:
-				var e directory.Entry
-				if err := json.Unmarshal(r.data, &e); err != nil {
-					return fmt.Errorf("store: item %s: %w", k, err)
-				}
-				e.Department = in(e.Department)
-				for i, g := range e.Groups {
-					e.Groups[i] = in(g)
-				}
-				items = append(items, personItem(string(k), r.rev, r.hash, &e))
-			case KindGroup:
-				var g directory.GroupEntry
-				if err := json.Unmarshal(r.data, &g); err != nil {
-					return fmt.Errorf("store: item %s: %w", k, err)
-				}
-				items = append(items, groupItem(string(k), r.rev, r.hash, &g))
-			default:
-				return fmt.Errorf("store: item %s: unknown kind %q", k, r.kind)
-			}
+			items = append(items, it)
 			return nil
 		})
 	})
@@ -127,6 +113,109 @@ func (s *Store) rebuildIndex() error {
 	// bbolt iterates keys in byte order, the order listings use.
 	s.idx.Store(finishIndex(items, rev, horizon))
 	return nil
+}
+
+func resummarise(recs, sums *bolt.Bucket) error {
+	return recs.ForEach(func(k, v []byte) error {
+		r, err := decodeRecord(v)
+		if err != nil {
+			return fmt.Errorf("store: item %s: %w", k, err)
+		}
+		var it Item
+		switch r.kind {
+		case KindPerson:
+			var e directory.Entry
+			if err := json.Unmarshal(r.data, &e); err != nil {
+				return fmt.Errorf("store: item %s: %w", k, err)
+			}
+			it = personItem(string(k), r.rev, r.hash, &e)
+		case KindGroup:
+			var g directory.GroupEntry
+			if err := json.Unmarshal(r.data, &g); err != nil {
+				return fmt.Errorf("store: item %s: %w", k, err)
+			}
+			it = groupItem(string(k), r.rev, r.hash, &g)
+		default:
+			return fmt.Errorf("store: item %s: unknown kind %q", k, r.kind)
+		}
+		return sums.Put(k, encodeSummary(&it))
+	})
+}
+
+// encodeSummary packs an index item: kind, rev, hash, present, manager,
+// then length-prefixed key, username, department and groups.
+func encodeSummary(it *Item) []byte {
+	b := make([]byte, 0, 64+len(it.Key)+len(it.Username)+len(it.Dept))
+	b = append(b, byte(it.Kind))
+	b = binary.BigEndian.AppendUint64(b, it.Rev)
+	b = append(b, it.hash[:]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(it.Present))
+	if it.Manager {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	for _, s := range []string{it.Key, it.Username, it.Dept} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(it.Groups)))
+	for _, g := range it.Groups {
+		b = binary.AppendUvarint(b, uint64(len(g)))
+		b = append(b, g...)
+	}
+	return b
+}
+
+var errShortSummary = errors.New("truncated summary")
+
+func decodeSummary(name string, b []byte, intern map[string]string) (Item, error) {
+	if len(b) < 1+8+16+4+1 {
+		return Item{}, errShortSummary
+	}
+	it := Item{Name: name, Kind: Kind(b[0]), Rev: binary.BigEndian.Uint64(b[1:9])}
+	copy(it.hash[:], b[9:25])
+	it.Tag = hex.EncodeToString(it.hash[:10])
+	it.Present = directory.FieldSet(binary.BigEndian.Uint32(b[25:29]))
+	it.Manager = b[29] == 1
+	b = b[30:]
+	str := func() (string, error) {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < n {
+			return "", errShortSummary
+		}
+		s := string(b[w : w+int(n)])
+		b = b[w+int(n):]
+		if v, ok := intern[s]; ok {
+			return v, nil
+		}
+		intern[s] = s
+		return s, nil
+	}
+	var err error
+	if it.Key, err = str(); err != nil {
+		return it, err
+	}
+	if it.Username, err = str(); err != nil {
+		return it, err
+	}
+	if it.Dept, err = str(); err != nil {
+		return it, err
+	}
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)) {
+		return it, errShortSummary
+	}
+	b = b[w:]
+	if n > 0 {
+		it.Groups = make([]string, n)
+		for i := range it.Groups {
+			if it.Groups[i], err = str(); err != nil {
+				return it, err
+			}
+		}
+	}
+	return it, nil
 }
 
 // patchIndex derives the next index from the previous one and an apply's

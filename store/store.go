@@ -25,6 +25,7 @@ import (
 var (
 	bMeta    = []byte("meta")
 	bItems   = []byte("items")
+	bSums    = []byte("summaries")
 	bChanges = []byte("changes")
 	bTombs   = []byte("tombstones")
 	bTombIdx = []byte("tombstones-by-name")
@@ -90,9 +91,10 @@ func Open(path string, opt Options) (*Store, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	// The hashmap freelist without syncing keeps commits cheap on a large
-	// database; the freelist is rebuilt on open instead.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	// The hashmap freelist keeps commits cheap on a large database. The
+	// freelist stays persisted: rebuilding it at open would read every
+	// page and keep the whole file resident.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("store: open %s: the file is locked by another orgdav process; stop it or use another --data directory", path)
@@ -112,7 +114,7 @@ func Open(path string, opt Options) (*Store, error) {
 }
 
 func (s *Store) init(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bMeta, bItems, bChanges, bTombs, bTombIdx, bViews, bUsers} {
+	for _, b := range [][]byte{bMeta, bItems, bSums, bChanges, bTombs, bTombIdx, bViews, bUsers} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("store: create bucket %s: %w", b, err)
 		}
@@ -152,6 +154,7 @@ func (s *Store) refingerprint(tx *bolt.Tx) error {
 	type upd struct {
 		name []byte
 		rec  []byte
+		item Item
 	}
 	var ups []upd
 	var buf hashBuf
@@ -161,6 +164,7 @@ func (s *Store) refingerprint(tx *bolt.Tx) error {
 			return fmt.Errorf("store: item %s: %w", k, err)
 		}
 		var h [16]byte
+		var it Item
 		switch r.kind {
 		case KindPerson:
 			var e directory.Entry
@@ -168,14 +172,16 @@ func (s *Store) refingerprint(tx *bolt.Tx) error {
 				return fmt.Errorf("store: item %s: %w", k, err)
 			}
 			h = hashPerson(&buf, s.opt.Fingerprint, &e)
+			it = personItem(string(k), r.rev, h, &e)
 		case KindGroup:
 			var g directory.GroupEntry
 			if err := json.Unmarshal(r.data, &g); err != nil {
 				return fmt.Errorf("store: item %s: %w", k, err)
 			}
 			h = hashGroup(&buf, s.opt.Fingerprint, &g)
+			it = groupItem(string(k), r.rev, h, &g)
 		}
-		ups = append(ups, upd{append([]byte(nil), k...), encodeRecord(r.rev, h, r.kind, r.data)})
+		ups = append(ups, upd{append([]byte(nil), k...), encodeRecord(r.rev, h, r.kind, r.data), it})
 		return nil
 	})
 	if err != nil || len(ups) == 0 {
@@ -192,6 +198,10 @@ func (s *Store) refingerprint(tx *bolt.Tx) error {
 		}
 		binary.BigEndian.PutUint64(u.rec[0:8], rev)
 		if err := items.Put(u.name, u.rec); err != nil {
+			return err
+		}
+		u.item.Rev = rev
+		if err := tx.Bucket(bSums).Put(u.name, encodeSummary(&u.item)); err != nil {
 			return err
 		}
 		if err := ch.Put(u64(rev), changeValue(opPut, now, string(u.name))); err != nil {
@@ -263,7 +273,10 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 	var horizon uint64
 	now := s.opt.Now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		meta, items, ch, tombs := tx.Bucket(bMeta), tx.Bucket(bItems), tx.Bucket(bChanges), tx.Bucket(bTombs)
+		meta, items, sums, ch, tombs := tx.Bucket(bMeta), tx.Bucket(bItems), tx.Bucket(bSums), tx.Bucket(bChanges), tx.Bucket(bTombs)
+		// Names are written in sorted order: packed pages keep the file,
+		// and what a reader maps of it, small.
+		items.FillPercent, sums.FillPercent = 0.9, 0.9
 		rev := getU64(meta, kRev)
 		dirRev := getU64(meta, kDirRev)
 		// Deterministic order keeps revisions reproducible across runs.
@@ -300,11 +313,16 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 			if err := ch.Put(u64(rev), changeValue(opPut, now, name)); err != nil {
 				return err
 			}
+			var it Item
 			if d.kind == KindPerson {
-				upserts = append(upserts, personItem(name, rev, d.hash, d.person))
+				it = personItem(name, rev, d.hash, d.person)
 			} else {
-				upserts = append(upserts, groupItem(name, rev, d.hash, d.group))
+				it = groupItem(name, rev, d.hash, d.group)
 			}
+			if err := sums.Put([]byte(name), encodeSummary(&it)); err != nil {
+				return err
+			}
+			upserts = append(upserts, it)
 		}
 		for i := range old.Items {
 			it := &old.Items[i]
@@ -318,6 +336,9 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 			res.Removed++
 			removed[it.Name] = true
 			if err := items.Delete([]byte(it.Name)); err != nil {
+				return err
+			}
+			if err := sums.Delete([]byte(it.Name)); err != nil {
 				return err
 			}
 			if err := ch.Delete(u64(it.Rev)); err != nil {

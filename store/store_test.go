@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -126,7 +127,12 @@ func TestOtherSourcesAreUntouched(t *testing.T) {
 func TestRestartKeepsTagsAndRevisions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
 	s := open(t, path, Options{Fingerprint: "f1"})
-	s.Apply(publish(t, person("a", "Ann", "X")))
+	p := person("a", "Ann", "X")
+	p.Emails = []string{"ann@example.org"}
+	pub := publish(t, p, person("b", "Ben", "X"))
+	pub.People[0].Groups = []string{"src/g/x"}
+	pub.People[0].IsManager = true
+	s.Apply(pub)
 	ix := s.Index()
 	epoch := s.Epoch()
 	s.Close()
@@ -135,14 +141,12 @@ func TestRestartKeepsTagsAndRevisions(t *testing.T) {
 	if s.Epoch() != epoch || s.Index().Rev != ix.Rev {
 		t.Fatalf("restart changed epoch or revision")
 	}
-	res, _ := s.Apply(publish(t, person("a", "Ann", "X")))
+	res, _ := s.Apply(pub)
 	if res.Changed() {
 		t.Fatalf("re-apply after restart changed: %+v", res)
 	}
-	for i, it := range s.Index().Items {
-		if it.Tag != ix.Items[i].Tag {
-			t.Fatalf("tag of %s changed across restart", it.Name)
-		}
+	if !reflect.DeepEqual(s.Index().Items, ix.Items) {
+		t.Fatalf("index differs across restart:\n%+v\n%+v", s.Index().Items, ix.Items)
 	}
 }
 
