@@ -262,6 +262,13 @@ func TestRawHTTPEdgeCases(t *testing.T) {
 			}
 		}
 	})
+	t.Run("Thunderbird gets 400 for an invalid token, which it recovers from", func(t *testing.T) {
+		r := e.do("REPORT", company, "alice", syncBody("urn:x-orgdav:sync/ffffffffffff/company/1/x", false),
+			"User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0")
+		if r.code != http.StatusBadRequest || !strings.Contains(r.body, "<D:valid-sync-token/>") {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+	})
 	t.Run("personal PUT 201 then 204, preconditions 412, invalid 400", func(t *testing.T) {
 		p := bookPath("alice", bookPersonal) + "k.vcf"
 		v4 := "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:k\r\nFN:Kim\r\nEND:VCARD\r\n"

@@ -187,7 +187,13 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, v *viewe
 	})
 	if errors.Is(err, errInvalidToken) && m.w == nil {
 		s.metrics.syncs.WithLabelValues("invalid_token").Inc()
-		xmlError(w, http.StatusForbidden, "<D:valid-sync-token/>")
+		// RFC 6578 says 403; Thunderbird recovers (full re-fetch) only from
+		// 400 and keeps failing on 403, so it gets 400 with the same body.
+		status := http.StatusForbidden
+		if strings.Contains(r.UserAgent(), "Thunderbird") {
+			status = http.StatusBadRequest
+		}
+		xmlError(w, status, "<D:valid-sync-token/>")
 		return
 	}
 	if err != nil && m.w == nil {

@@ -63,6 +63,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -135,7 +136,7 @@ type Duration struct{ time.Duration }
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return err
+		return fmt.Errorf("line %d: %w", n.Line, err)
 	}
 	d.Duration = v
 	return nil
@@ -196,12 +197,56 @@ func Parse(data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %s", strings.ReplaceAll(err.Error(), "\n", " "))
+		return nil, fmt.Errorf("config: %s", nameKeys(data, err))
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+var (
+	lineRE    = regexp.MustCompile(`line (\d+): `)
+	unknownRE = regexp.MustCompile(`field \S+ not found in type \S+`)
+)
+
+// nameKeys rewrites yaml's "line N: ..." messages to name the dotted key
+// at that line, so every error says which key to fix.
+func nameKeys(data []byte, err error) string {
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	msg := strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:\n", "")
+	msg = unknownRE.ReplaceAllString(msg, "unknown key (see the example in README.md)")
+	return strings.TrimSpace(lineRE.ReplaceAllStringFunc(msg, func(m string) string {
+		line, _ := strconv.Atoi(lineRE.FindStringSubmatch(m)[1])
+		if key := keyAtLine(&root, line, ""); key != "" {
+			return key + " (line " + strconv.Itoa(line) + "): "
+		}
+		return m
+	}))
+}
+
+func keyAtLine(n *yaml.Node, line int, prefix string) string {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return keyAtLine(n.Content[0], line, prefix)
+	}
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		path := k.Value
+		if prefix != "" {
+			path = prefix + "." + k.Value
+		}
+		if deeper := keyAtLine(v, line, path); deeper != "" {
+			return deeper
+		}
+		if k.Line == line || v.Line == line {
+			return path
+		}
+	}
+	return ""
 }
 
 // Validate checks every key and names the first bad one.

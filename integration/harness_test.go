@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -99,16 +100,38 @@ func (ls *liveServer) person(username string) *directory.Person {
 	return nil
 }
 
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
 // buildBinary compiles cmd/orgdav once per test run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "orgdav")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/orgdav")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "orgdav-bin")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "orgdav")
+		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/orgdav")
+		cmd.Stderr = os.Stderr
+		binErr = cmd.Run()
+	})
+	if binErr != nil {
+		t.Fatalf("go build: %v", binErr)
 	}
-	return bin
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 var urlRE = regexp.MustCompile(`msg="orgdav serving" url=(\S+)`)
