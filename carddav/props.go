@@ -212,6 +212,11 @@ func (s *Server) propfind(w http.ResponseWriter, r *http.Request, rt route, v *v
 	switch rt.kind {
 	case routeRoot, routeWellKnown:
 		writeProps(m, r.URL.Path, pr, s.rootProps(v))
+	case routePrincipals:
+		writeProps(m, "/dav/principals/", pr, s.homeProps(v))
+		if depth(r) == "1" {
+			writeProps(m, principalPath(v.user), pr, s.principalProps(v))
+		}
 	case routePrincipal:
 		writeProps(m, principalPath(v.user), pr, s.principalProps(v))
 	case routeHome:

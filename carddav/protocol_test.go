@@ -110,6 +110,14 @@ func TestSyncReportsOnlyDirectoryChangesAndNeverDuplicates(t *testing.T) {
 		{"hide", func() { e.person("dave").Hidden = true }, nil, []string{dave}},
 		{"unhide", func() { e.person("dave").Hidden = false }, []string{dave}, nil},
 		{"nothing", func() {}, nil, nil},
+		{"remove", func() {
+			for i, p := range e.snap.People {
+				if p.Username == "dave" {
+					e.snap.People = append(e.snap.People[:i], e.snap.People[i+1:]...)
+					return
+				}
+			}
+		}, nil, []string{dave}},
 	}
 	for _, st := range steps {
 		st.mutate()

@@ -227,6 +227,15 @@ func TestOptionsAdvertiseAddressbookAndReadOnlyAllow(t *testing.T) {
 	}
 }
 
+func TestPrincipalCollectionListsOnlyTheViewer(t *testing.T) {
+	e := newEnv(t, 60)
+	r := e.do("PROPFIND", "/dav/principals/", "alice", `<propfind xmlns="DAV:"><prop><resourcetype/></prop></propfind>`, "Depth", "1")
+	m := checkMultistatus(t, "principals", r.body)
+	if r.code != http.StatusMultiStatus || len(m.Responses) != 2 || m.Responses[1].Href != principalPath("alice") {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+}
+
 func TestPrivilegesReadOnlyCompanyWritablePersonal(t *testing.T) {
 	e := newEnv(t, 60)
 	body := `<propfind xmlns="DAV:"><prop><current-user-privilege-set/></prop></propfind>`

@@ -80,6 +80,7 @@ type routeKind int
 const (
 	routeRoot routeKind = iota
 	routeWellKnown
+	routePrincipals
 	routePrincipal
 	routeHome
 	routeBook
@@ -99,6 +100,8 @@ func parsePath(p string) (route, bool) {
 		return route{kind: routeRoot}, true
 	case "/.well-known/carddav", "/.well-known/carddav/":
 		return route{kind: routeWellKnown}, true
+	case "/dav/principals", "/dav/principals/":
+		return route{kind: routePrincipals}, true
 	}
 	trimmed := strings.TrimSuffix(p, "/")
 	if rest, ok := strings.CutPrefix(trimmed, "/dav/principals/"); ok && rest != "" && !strings.Contains(rest, "/") {
