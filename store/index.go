@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -117,26 +116,15 @@ func (s *Store) rebuildIndex() error {
 
 func resummarise(recs, sums *bolt.Bucket) error {
 	return recs.ForEach(func(k, v []byte) error {
-		r, err := decodeRecord(v)
+		r, e, g, err := loadRecord(k, v)
 		if err != nil {
-			return fmt.Errorf("store: item %s: %w", k, err)
+			return err
 		}
 		var it Item
-		switch r.kind {
-		case KindPerson:
-			var e directory.Entry
-			if err := json.Unmarshal(r.data, &e); err != nil {
-				return fmt.Errorf("store: item %s: %w", k, err)
-			}
-			it = personItem(string(k), r.rev, r.hash, &e)
-		case KindGroup:
-			var g directory.GroupEntry
-			if err := json.Unmarshal(r.data, &g); err != nil {
-				return fmt.Errorf("store: item %s: %w", k, err)
-			}
-			it = groupItem(string(k), r.rev, r.hash, &g)
-		default:
-			return fmt.Errorf("store: item %s: unknown kind %q", k, r.kind)
+		if e != nil {
+			it = personItem(string(k), r.rev, r.hash, e)
+		} else {
+			it = groupItem(string(k), r.rev, r.hash, g)
 		}
 		return sums.Put(k, encodeSummary(&it))
 	})

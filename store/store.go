@@ -159,27 +159,18 @@ func (s *Store) refingerprint(tx *bolt.Tx) error {
 	var ups []upd
 	var buf hashBuf
 	err := items.ForEach(func(k, v []byte) error {
-		r, err := decodeRecord(v)
+		r, e, g, err := loadRecord(k, v)
 		if err != nil {
-			return fmt.Errorf("store: item %s: %w", k, err)
+			return err
 		}
 		var h [16]byte
 		var it Item
-		switch r.kind {
-		case KindPerson:
-			var e directory.Entry
-			if err := json.Unmarshal(r.data, &e); err != nil {
-				return fmt.Errorf("store: item %s: %w", k, err)
-			}
-			h = hashPerson(&buf, s.opt.Fingerprint, &e)
-			it = personItem(string(k), r.rev, h, &e)
-		case KindGroup:
-			var g directory.GroupEntry
-			if err := json.Unmarshal(r.data, &g); err != nil {
-				return fmt.Errorf("store: item %s: %w", k, err)
-			}
-			h = hashGroup(&buf, s.opt.Fingerprint, &g)
-			it = groupItem(string(k), r.rev, h, &g)
+		if e != nil {
+			h = hashPerson(&buf, s.opt.Fingerprint, e)
+			it = personItem(string(k), r.rev, h, e)
+		} else {
+			h = hashGroup(&buf, s.opt.Fingerprint, g)
+			it = groupItem(string(k), r.rev, h, g)
 		}
 		ups = append(ups, upd{append([]byte(nil), k...), encodeRecord(r.rev, h, r.kind, r.data), it})
 		return nil
@@ -549,6 +540,29 @@ func (s *Store) Ping() error {
 		}
 		return nil
 	})
+}
+
+// loadRecord decodes a stored record and the person or group entry in it.
+func loadRecord(k, v []byte) (record, *directory.Entry, *directory.GroupEntry, error) {
+	r, err := decodeRecord(v)
+	if err != nil {
+		return r, nil, nil, fmt.Errorf("store: item %s: %w", k, err)
+	}
+	switch r.kind {
+	case KindPerson:
+		var e directory.Entry
+		if err := json.Unmarshal(r.data, &e); err != nil {
+			return r, nil, nil, fmt.Errorf("store: item %s: %w", k, err)
+		}
+		return r, &e, nil, nil
+	case KindGroup:
+		var g directory.GroupEntry
+		if err := json.Unmarshal(r.data, &g); err != nil {
+			return r, nil, nil, fmt.Errorf("store: item %s: %w", k, err)
+		}
+		return r, nil, &g, nil
+	}
+	return r, nil, nil, fmt.Errorf("store: item %s: unknown kind %q", k, r.kind)
 }
 
 type record struct {

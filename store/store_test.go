@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orgdav/orgdav/directory"
+	bolt "go.etcd.io/bbolt"
 )
 
 func publish(t testing.TB, people ...directory.Person) *directory.Published {
@@ -239,5 +240,27 @@ func TestPersonalBookConditionsAndConflicts(t *testing.T) {
 	}
 	if info, _ := s.PersonalInfo("bob"); info.Rev != 0 || info.Count != 0 {
 		t.Fatalf("bob sees alice's book: %+v", info)
+	}
+}
+
+func TestMissingSummariesAreRebuiltFromRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	s := open(t, path, Options{Fingerprint: "f"})
+	s.Apply(publish(t, person("a", "Ann", "X"), person("b", "Ben", "Y")))
+	want := s.Index().Items
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bSums); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bSums)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, path, Options{Fingerprint: "f"})
+	defer s.Close()
+	if !reflect.DeepEqual(s.Index().Items, want) {
+		t.Fatalf("rebuilt index differs:\n%+v\n%+v", s.Index().Items, want)
 	}
 }
