@@ -1,7 +1,9 @@
 package carddav
 
 import (
+	"compress/gzip"
 	"context"
+	"io"
 	"fmt"
 	"net/http"
 	"strings"
@@ -378,5 +380,97 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 	resp.Body.Close()
 	if a.code != resp.StatusCode {
 		t.Fatalf("unknown user %d vs wrong password %d", a.code, resp.StatusCode)
+	}
+}
+
+func TestGroupMembersAreCardsOfTheSameBook(t *testing.T) {
+	e := newEnv(t, 300)
+	for _, v4 := range []bool{false, true} {
+		body := syncBody("", true)
+		member := "X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:"
+		if v4 {
+			body = strings.Replace(body, "<C:address-data/>", `<C:address-data content-type="text/vcard" version="4.0"/>`, 1)
+			member = "MEMBER:urn:uuid:"
+		}
+		r := e.do("REPORT", bookPath("alice", bookCompany), "alice", body)
+		uids := map[string]bool{}
+		var groups []string
+		for _, resp := range parseMS(t, r.body).Responses {
+			card := unfold(resp.data())
+			for _, l := range strings.Split(card, "\r\n") {
+				if u, ok := strings.CutPrefix(l, "UID:"); ok {
+					if uids[u] {
+						t.Fatalf("UID %s twice in the book", u)
+					}
+					uids[u] = true
+				}
+			}
+			if strings.Contains(card, "KIND:group") {
+				groups = append(groups, card)
+			}
+		}
+		if len(groups) < 18 {
+			t.Fatalf("v4=%v: %d group cards", v4, len(groups))
+		}
+		members := 0
+		for _, g := range groups {
+			for _, l := range strings.Split(g, "\r\n") {
+				if u, ok := strings.CutPrefix(l, member); ok {
+					members++
+					if !uids[u] {
+						t.Errorf("group member %s is not a card of the book", u)
+					}
+				}
+			}
+		}
+		if members < 300 {
+			t.Errorf("v4=%v: only %d memberships across %d groups", v4, members, len(groups))
+		}
+	}
+}
+
+func TestMultigetOfThousandsOfHrefsGzipAndHead(t *testing.T) {
+	e := newEnv(t, 300)
+	all, _, _ := e.sync("alice", "")
+	var hrefs []string
+	for h := range all {
+		hrefs = append(hrefs, "<D:href>"+h+"</D:href>")
+	}
+	var sb strings.Builder
+	for len(strings.Split(sb.String(), "<D:href>")) <= 5000 {
+		sb.WriteString(strings.Join(hrefs, ""))
+	}
+	body := `<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop>` + sb.String() + `</C:addressbook-multiget>`
+	want := strings.Count(body, "<D:href>")
+	req, _ := http.NewRequest("REPORT", e.srv.URL+bookPath("alice", bookCompany), strings.NewReader(body))
+	req.SetBasicAuth("alice", directory.DemoPassword)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("no gzip: %v", resp.Header)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(parseMS(t, string(plain)).Responses); got != want {
+		t.Fatalf("multiget of %d hrefs answered %d", want, got)
+	}
+	var href string
+	for h := range all {
+		href = h
+		break
+	}
+	head := e.do("HEAD", href, "alice", "")
+	if head.code != http.StatusOK || head.body != "" || head.header.Get("ETag") != all[href] || head.header.Get("Content-Length") == "" {
+		t.Fatalf("HEAD: %d %q %v", head.code, head.body, head.header)
 	}
 }
