@@ -73,6 +73,7 @@ type Snapshot struct {
 	Source string
 	People []Person
 	Groups []Group
+	Skips  []Skip // entries the source left out, with the reason
 }
 
 // Entry is a person ready to publish: validated, with the facts derived from

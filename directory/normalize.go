@@ -46,7 +46,7 @@ func Normalize(s Snapshot) (*Published, error) {
 	if !ValidSourceName(s.Source) {
 		return nil, fmt.Errorf("directory: source name %q: use 1-32 lower-case letters, digits, - or _", s.Source)
 	}
-	pub := &Published{Source: s.Source}
+	pub := &Published{Source: s.Source, Skipped: append([]Skip(nil), s.Skips...)}
 	skip := func(id, format string, a ...any) {
 		pub.Skipped = append(pub.Skipped, Skip{ID: id, Reason: fmt.Sprintf(format, a...)})
 	}
@@ -136,9 +136,22 @@ func Normalize(s Snapshot) (*Published, error) {
 	return pub, nil
 }
 
-// effectiveMembers resolves a group's members through nested subgroups,
-// visiting each group once so membership cycles end.
+// effectiveMembers resolves a group's published members, sorted keys.
 func effectiveMembers(root *Group, groups map[string]*Group, people map[string]*Entry) []string {
+	var out []string
+	for _, id := range memberIDs(root, groups) {
+		if e := people[id]; e != nil {
+			out = append(out, e.Key)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// memberIDs resolves a group's member IDs through nested subgroups,
+// visiting each group once so membership cycles end. IDs that name no
+// person stay in; callers drop dangling ones.
+func memberIDs(root *Group, groups map[string]*Group) []string {
 	seen := map[string]bool{}
 	set := map[string]bool{}
 	stack := []*Group{root}
@@ -150,9 +163,7 @@ func effectiveMembers(root *Group, groups map[string]*Group, people map[string]*
 		}
 		seen[g.ID] = true
 		for _, m := range g.Members {
-			if e := people[strings.TrimSpace(m)]; e != nil {
-				set[e.Key] = true
-			}
+			set[strings.TrimSpace(m)] = true
 		}
 		for _, sg := range g.Subgroups {
 			if sub := groups[strings.TrimSpace(sg)]; sub != nil {
@@ -161,10 +172,9 @@ func effectiveMembers(root *Group, groups map[string]*Group, people map[string]*
 		}
 	}
 	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
+	for id := range set {
+		out = append(out, id)
 	}
-	sort.Strings(out)
 	return out
 }
 

@@ -1,0 +1,139 @@
+package integration
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/google/uuid"
+	"github.com/orgdav/orgdav/directory"
+)
+
+func ldapSourceConfig(s *slapd) directory.LDAPConfig {
+	return directory.LDAPConfig{
+		Name: "corp", Kind: directory.KindLDAP, URL: s.url, BindDN: serviceDN, Password: servicePass,
+		Timeout: 10 * time.Second, PageSize: 100,
+		PeopleBases: []string{"ou=people," + suffix}, PeopleScope: ldap.ScopeWholeSubtree,
+		PeopleFilter: directory.DefaultPeopleFilter(directory.KindLDAP),
+		GroupBases:   []string{"ou=groups," + suffix}, GroupFilter: directory.DefaultGroupFilter(directory.KindLDAP),
+		ExcludeOUs:   []string{"ou=service,ou=people," + suffix},
+		HiddenFilter: "(employeeType=hidden)", DisabledFilter: "(employeeType=disabled)",
+		IDAttribute: "entryUUID", LoginAttributes: []string{"uid", "mail"}, Mapping: directory.DefaultMapping(directory.KindLDAP),
+	}
+}
+
+func TestLDAPFullImportFromSlapd(t *testing.T) {
+	ldif, people := generateOrg(2100)
+	srv := startSlapd(t, ldif)
+	src := directory.NewLDAPSource(ldapSourceConfig(srv), nil)
+	defer src.Close()
+	snap, err := src.Snapshot(withTimeout(t, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := directory.Normalize(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, p := range people {
+		if p.kind == "" {
+			want++
+		}
+	}
+	if len(pub.People) != want {
+		t.Fatalf("published %d people, want %d (paging past the 1000 size limit, hidden and disabled left out)", len(pub.People), want)
+	}
+	byUser := map[string]directory.Entry{}
+	for _, e := range pub.People {
+		if _, err := uuid.Parse(e.ID); err != nil {
+			t.Fatalf("id %q is not an entryUUID", e.ID)
+		}
+		byUser[e.Username] = e
+	}
+	if _, ok := byUser["backup-bot"]; ok {
+		t.Error("account in the excluded OU published")
+	}
+	sales := byUser[people[1].uid]
+	if sales.Department != "Sales, EMEA" || sales.GivenName != people[1].given || sales.DisplayName != people[1].given+" "+people[1].family {
+		t.Errorf("non-ASCII or comma values mangled: %+v", sales.Person)
+	}
+	if e := byUser[people[20].uid]; e.ManagerName != byUser[people[4].uid].DisplayName || !byUser[people[4].uid].IsManager {
+		t.Errorf("manager not resolved: %q", e.ManagerName)
+	}
+	groupMembers := map[string]map[string]bool{}
+	for _, g := range pub.Groups {
+		m := map[string]bool{}
+		for _, k := range g.Members {
+			m[k] = true
+		}
+		groupMembers[g.Name] = m
+	}
+	key := func(i int) string { return byUser[people[i].uid].Key }
+	checks := []struct {
+		group  string
+		member int
+	}{{"engineering-all", 0}, {"engineering-all", 8}, {"engineering-all", 16}, {"cycle-a", 2}, {"cycle-b", 1}, {"social", 4}, {"unix-admins", 5}}
+	for _, c := range checks {
+		if !groupMembers[c.group][key(c.member)] {
+			t.Errorf("group %s lacks %s (nesting, cycle, uniqueMember or memberUid)", c.group, people[c.member].uid)
+		}
+	}
+	if len(groupMembers["cycle-b"]) != 2 {
+		t.Errorf("cycle-b has %d members, want 2 (dangling member dropped)", len(groupMembers["cycle-b"]))
+	}
+	if len(groupMembers["Engineering"]) == 0 {
+		t.Error("no department group")
+	}
+	photos := 0
+	for _, e := range pub.People {
+		if len(e.Photo) > 0 {
+			photos++
+			if !bytes.HasPrefix(e.Photo, []byte{0xFF, 0xD8}) || bytes.Contains(e.Photo, []byte("secret-location")) || bytes.Contains(e.Photo, []byte("camera owner")) {
+				t.Fatal("photo kept its metadata or is not a JPEG")
+			}
+		}
+	}
+	if photos < 200 {
+		t.Errorf("only %d photos", photos)
+	}
+	// Without paging the server stops at 1000, as AD does: paging matters.
+	c := srv.admin()
+	if err := c.Bind(serviceDN, servicePass); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Search(ldap.NewSearchRequest("ou=people,"+suffix, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=inetOrgPerson)", []string{"1.1"}, nil))
+	if !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+		t.Errorf("plain search was not size-limited: %v", err)
+	}
+}
+
+func TestLDAPLoginBindsAsTheUser(t *testing.T) {
+	ldif, people := generateOrg(50)
+	srv := startSlapd(t, ldif)
+	src := directory.NewLDAPSource(ldapSourceConfig(srv), nil)
+	defer src.Close()
+	ctx := withTimeout(t, time.Minute)
+	id, err := src.Login(ctx, people[7].uid, "pw-"+people[7].uid)
+	if err != nil || id == "" {
+		t.Fatalf("right password: %q %v", id, err)
+	}
+	if byMail, err := src.Login(ctx, people[7].mails[0], "pw-"+people[7].uid); err != nil || byMail != id {
+		t.Fatalf("login by mail: %q %v", byMail, err)
+	}
+	for _, c := range []struct{ user, pass string }{
+		{people[7].uid, "wrong"}, {people[7].uid, ""}, {"nobody", "pw-nobody"},
+		{"*", "pw-" + people[7].uid}, {"user0*", "pw-" + people[7].uid}, {people[7].uid + ")(uid=*", "x"},
+		{"*)(|(uid=*", "x"}, {people[7].uid + "\x00", "pw-" + people[7].uid}, {"backup-bot", "pw-backup-bot"},
+	} {
+		if _, err := src.Login(ctx, c.user, c.pass); !errors.Is(err, directory.ErrLoginFailed) {
+			t.Errorf("login %q/%q: %v, want ErrLoginFailed", c.user, c.pass, err)
+		}
+	}
+	srv.stop()
+	if _, err := src.Login(ctx, people[7].uid, "pw-"+people[7].uid); err == nil || errors.Is(err, directory.ErrLoginFailed) {
+		t.Errorf("LDAP down must be an error, not a refusal: %v", err)
+	}
+}
