@@ -156,7 +156,15 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) string {
 		return ""
 	}
 	canon, err := s.auth.Authenticate(r.Context(), user, pass)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrDirectoryUnavailable):
+		// Not the user's fault: no throttling, and no password prompt.
+		s.metrics.authFailures.WithLabelValues("directory-unavailable").Inc()
+		s.log.Error("login impossible: directory unavailable", "err", err)
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "The directory cannot check passwords right now; try again later.", http.StatusServiceUnavailable)
+		return ""
+	case err != nil:
 		s.throttle.fail(user, ip)
 		reason := "bad-credentials"
 		if !errors.Is(err, ErrBadCredentials) {

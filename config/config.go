@@ -47,6 +47,42 @@
 //	    notes: nobody
 //	    website: everyone
 //	    employee_id: managers
+//	# Directory sources. Without any, the demo organisation is served.
+//	sources:
+//	  - name: corp                 # part of every card's identity: never rename
+//	    description: Head office directory
+//	    kind: ldap                 # ldap (OpenLDAP, 389-ds) or ad (Active Directory)
+//	    state: draft               # draft: checked and previewed, never applied; enabled
+//	    url: ldaps://ldap.example.org
+//	    start_tls: false           # upgrade an ldap:// connection
+//	    ca_file: ""                # PEM CA bundle for the server's certificate
+//	    insecure_skip_verify: false
+//	    bind_dn: cn=orgdav,ou=services,dc=example,dc=org
+//	    bind_password_env: ORGDAV_CORP_PASSWORD   # or bind_password_file, or bind_password
+//	    timeout: 30s
+//	    page_size: 500
+//	    id_attribute: entryUUID    # ad: objectGUID
+//	    login_attributes: [uid, mail]   # ad: [sAMAccountName, userPrincipalName]
+//	    people:
+//	      base_dns: [ou=people,dc=example,dc=org]
+//	      scope: sub               # sub or one
+//	      filter: (objectClass=inetOrgPerson)
+//	      exclude_ous: [ou=service,ou=people,dc=example,dc=org]
+//	      include_groups: []       # only (nested) members of these group DNs
+//	      exclude_groups: []
+//	      hidden_filter: (employeeType=hidden)     # the "list in directory" switch
+//	      disabled_filter: (employeeType=disabled) # ad also reads userAccountControl
+//	    groups:
+//	      base_dns: [ou=groups,dc=example,dc=org]
+//	      filter: (|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))
+//	    mapping:                   # contact field: attribute; overrides the kind's defaults
+//	      department: ou
+//	      birthday: ""             # empty: not mapped
+//	    schedule:
+//	      interval: 15m            # full read and reconciliation
+//	    max_removal_share: 0.1     # runs removing more are held for confirmation
+//	auth:
+//	  login_cache: 5m              # phones log in on every request
 //	store:
 //	  # How long deletions are remembered for incremental sync. A phone
 //	  # offline for longer re-downloads the book once (no duplicates).
@@ -82,6 +118,8 @@ type Config struct {
 	Books       Books      `yaml:"books"`
 	Demo        Demo       `yaml:"demo"`
 	Visibility  Visibility `yaml:"visibility"`
+	Sources     []Source   `yaml:"sources"`
+	Auth        Auth       `yaml:"auth"`
 	Store       Store      `yaml:"store"`
 	Log         Log        `yaml:"log"`
 }
@@ -116,6 +154,59 @@ type Demo struct {
 // Visibility maps field names to audiences.
 type Visibility struct {
 	Fields map[string]string `yaml:"fields"`
+}
+
+// Source is one LDAP or Active Directory connection.
+type Source struct {
+	Name               string            `yaml:"name"`
+	Description        string            `yaml:"description"`
+	Kind               string            `yaml:"kind"`
+	State              string            `yaml:"state"`
+	URL                string            `yaml:"url"`
+	StartTLS           bool              `yaml:"start_tls"`
+	CAFile             string            `yaml:"ca_file"`
+	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
+	BindDN             string            `yaml:"bind_dn"`
+	BindPassword       string            `yaml:"bind_password"`
+	BindPasswordEnv    string            `yaml:"bind_password_env"`
+	BindPasswordFile   string            `yaml:"bind_password_file"`
+	Timeout            Duration          `yaml:"timeout"`
+	PageSize           int               `yaml:"page_size"`
+	IDAttribute        string            `yaml:"id_attribute"`
+	LoginAttributes    []string          `yaml:"login_attributes"`
+	People             PeopleScope       `yaml:"people"`
+	Groups             GroupScope        `yaml:"groups"`
+	Mapping            map[string]string `yaml:"mapping"`
+	Schedule           Schedule          `yaml:"schedule"`
+	MaxRemovalShare    *float64          `yaml:"max_removal_share"`
+}
+
+// PeopleScope says where people are and who is left out.
+type PeopleScope struct {
+	BaseDNs        []string `yaml:"base_dns"`
+	Scope          string   `yaml:"scope"`
+	Filter         string   `yaml:"filter"`
+	ExcludeOUs     []string `yaml:"exclude_ous"`
+	IncludeGroups  []string `yaml:"include_groups"`
+	ExcludeGroups  []string `yaml:"exclude_groups"`
+	HiddenFilter   string   `yaml:"hidden_filter"`
+	DisabledFilter string   `yaml:"disabled_filter"`
+}
+
+// GroupScope says where groups are.
+type GroupScope struct {
+	BaseDNs []string `yaml:"base_dns"`
+	Filter  string   `yaml:"filter"`
+}
+
+// Schedule says how often a source is read.
+type Schedule struct {
+	Interval Duration `yaml:"interval"`
+}
+
+// Auth configures logins.
+type Auth struct {
+	LoginCache Duration `yaml:"login_cache"`
 }
 
 // Store configures the database.
@@ -292,6 +383,20 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Rules(); err != nil {
 		return err
+	}
+	if c.Auth.LoginCache.Duration < 0 || c.Auth.LoginCache.Duration > time.Hour {
+		return errors.New("config: auth.login_cache: must be between 0s and 1h")
+	}
+	names := map[string]bool{}
+	for i := range c.Sources {
+		src := &c.Sources[i]
+		if err := src.validate(fmt.Sprintf("sources[%d]", i)); err != nil {
+			return err
+		}
+		if names[src.Name] {
+			return fmt.Errorf("config: sources[%d].name: %q is used twice", i, src.Name)
+		}
+		names[src.Name] = true
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -33,6 +33,7 @@ func docExample(t *testing.T) string {
 }
 
 func TestDocumentedExampleLoadsAndEqualsDefaults(t *testing.T) {
+	t.Setenv("ORGDAV_CORP_PASSWORD", "from-the-environment")
 	ex := docExample(t)
 	c, err := Parse([]byte(ex))
 	if err != nil {
@@ -47,6 +48,16 @@ func TestDocumentedExampleLoadsAndEqualsDefaults(t *testing.T) {
 		if r.Audience(f) != directory.DefaultAudiences[f] {
 			t.Errorf("example's %s audience %s, default %s", f, r.Audience(f), directory.DefaultAudiences[f])
 		}
+	}
+	if len(c.Sources) != 1 || c.Sources[0].State != StateDraft {
+		t.Fatalf("example source: %+v", c.Sources)
+	}
+	if pw, _ := c.Sources[0].Password(); pw != "from-the-environment" {
+		t.Errorf("password from env: %q", pw)
+	}
+	lc, err := c.Sources[0].LDAP()
+	if err != nil || lc.Mapping["department"] != "ou" || lc.Mapping["email"] != "mail" {
+		t.Errorf("mapping overrides on defaults: %+v %v", lc.Mapping, err)
 	}
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -84,6 +85,17 @@ var demoCities = []struct{ city, region, code, country string }{
 	{"Kraków", "Małopolska", "31-001", "Poland"},
 	{"Austin", "TX", "73301", "USA"},
 	{"Tokyo", "", "100-0001", "Japan"},
+}
+
+// DemoDirectory is the demo organisation as a source.
+type DemoDirectory struct{ People int }
+
+// Name is the demo source's name.
+func (DemoDirectory) Name() string { return DemoSource }
+
+// Snapshot builds the demo organisation.
+func (d DemoDirectory) Snapshot(ctx context.Context) (Snapshot, error) {
+	return Demo(d.People), ctx.Err()
 }
 
 // Demo builds the built-in demo organisation with n people. The same n

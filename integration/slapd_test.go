@@ -214,8 +214,8 @@ func ldifValue(b *strings.Builder, attr string, v []byte) {
 
 type orgPerson struct {
 	uid, given, family, dept, title, managerUID, kind string // kind: "", hidden, disabled
-	photo                                            bool
-	mails                                            []string
+	photo                                             bool
+	mails                                             []string
 }
 
 // dnOf is a person's DN; departments with commas exercise DN escaping.

@@ -114,7 +114,7 @@ func Open(path string, opt Options) (*Store, error) {
 }
 
 func (s *Store) init(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bMeta, bItems, bSums, bChanges, bTombs, bTombIdx, bViews, bUsers} {
+	for _, b := range [][]byte{bMeta, bItems, bSums, bChanges, bTombs, bTombIdx, bViews, bUsers, bRuns} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("store: create bucket %s: %w", b, err)
 		}

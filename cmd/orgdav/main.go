@@ -1,5 +1,5 @@
 // Command orgdav serves an organisation's directory to contacts apps over
-// CardDAV. Subcommands: serve, version.
+// CardDAV. Subcommands: serve, check, sync, logs, version.
 package main
 
 import (
@@ -14,6 +14,9 @@ const usage = `orgdav: the organisation directory in every contacts app (CardDAV
 
 Usage:
   orgdav serve [--config FILE] [--listen ADDR] [--data DIR] [--demo-people N]
+  orgdav check [--config FILE] [SOURCE]          connect, count and preview; changes nothing
+  orgdav sync  [--config FILE] [--confirm] [SOURCE]  run one source or all now
+  orgdav logs  [--config FILE] [--source S] [-n N]    recent runs
   orgdav version
 
 Without --config, serve runs the built-in demo organisation.
@@ -28,6 +31,12 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "sync":
+		err = syncCmd(os.Args[2:])
+	case "logs":
+		err = logsCmd(os.Args[2:])
+	case "check":
+		err = checkCmd(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("orgdav", version)
 	case "help", "-h", "--help":

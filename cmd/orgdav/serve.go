@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"syscall"
@@ -19,63 +18,64 @@ import (
 	"github.com/orgdav/orgdav/carddav"
 	"github.com/orgdav/orgdav/config"
 	"github.com/orgdav/orgdav/directory"
-	"github.com/orgdav/orgdav/store"
+	"github.com/orgdav/orgdav/runner"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "YAML config file (default: built-in demo organisation)")
+	var c common
+	c.register(fs)
 	listen := fs.String("listen", "", "listen address, e.g. 127.0.0.1:8080 (overrides the config)")
-	data := fs.String("data", "", "data directory (overrides the config; default ./orgdav-data)")
-	demoPeople := fs.Int("demo-people", 0, fmt.Sprintf("people in the demo directory (default %d)", directory.DefaultDemoPeople))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		var err error
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			return err
-		}
+	cfg, err := c.load()
+	if err != nil {
+		return err
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
-	}
-	if *data != "" {
-		cfg.DataDir = *data
-	}
-	if *demoPeople != 0 {
-		cfg.Demo.People = *demoPeople
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
 	}
 	log := newLogger(cfg.Log)
 	rules, err := cfg.Rules()
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "orgdav.db"), store.Options{
-		Fingerprint: carddav.RenderFingerprint(rules),
-		Retention:   cfg.Store.TombstoneRetention.Duration,
-	})
+	st, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-
-	if err := applyDemo(log, st, cfg.Demo.People); err != nil {
+	specs, logins, closeSources, err := sources(cfg, log)
+	if err != nil {
 		return err
 	}
+	defer closeSources()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := carddav.New(st, rules, carddav.DemoAuth{Store: st, Password: directory.DemoPassword}, carddav.Options{
+	run := runner.New(st, specs, log, reg)
+	run.After = releaseMemory
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var auth carddav.Authenticator = carddav.DemoAuth{Store: st, Password: directory.DemoPassword}
+	if len(cfg.Sources) == 0 {
+		// The demo is in-process and quick: serve it complete from the start.
+		if _, err := run.Run(ctx, directory.DemoSource, runner.TriggerStartup, false); err != nil {
+			return err
+		}
+	} else {
+		auth = &carddav.DirectoryAuth{Sources: logins, Store: st, TTL: cfg.Auth.LoginCache.Duration, MinFailure: 300 * time.Millisecond}
+		// Directory sources run in the background: the server serves what
+		// the store holds while the first run reads the directory.
+		run.Start(ctx)
+	}
+	srv := carddav.New(st, rules, auth, carddav.Options{
 		CompanyBookName:  cfg.Books.CompanyName,
 		PersonalBookName: cfg.Books.PersonalName,
 		MaxRequestBytes:  cfg.HTTP.MaxRequestBytes,
@@ -105,11 +105,19 @@ func serve(args []string) error {
 		log.Warn(w)
 	}
 	url := scheme + "://" + ln.Addr().String() + "/"
+	admin, err := listenAdmin(cfg, log)
+	if err != nil {
+		return err
+	}
+	adminSrv := &http.Server{Handler: run.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if admin != nil {
+		go adminSrv.Serve(admin)
+		defer adminSrv.Close()
+	}
 	log.Info("orgdav serving", "url", url, "data", cfg.DataDir, "people", st.Stats().People)
-	log.Info("demo login: add a CardDAV account with this server URL", "url", url, "user", "alice", "password", directory.DemoPassword)
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if len(cfg.Sources) == 0 {
+		log.Info("demo login: add a CardDAV account with this server URL", "url", url, "user", "alice", "password", directory.DemoPassword)
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.TLS.CertFile != "" {
@@ -135,28 +143,37 @@ func serve(args []string) error {
 	return nil
 }
 
-// applyDemo publishes the demo organisation through the same normalise and
-// apply path a directory source uses.
-func applyDemo(log *slog.Logger, st *store.Store, people int) error {
-	start := time.Now()
-	pub, err := directory.Normalize(directory.Demo(people))
-	if err != nil {
-		return err
-	}
-	res, err := st.Apply(pub)
-	if err != nil {
-		return err
-	}
-	log.Info("demo directory applied", "people", len(pub.People), "groups", len(pub.Groups),
-		"excluded", len(pub.Skipped), "added", res.Added, "updated", res.Updated, "removed", res.Removed,
-		"unchanged", res.Unchanged, "took", time.Since(start).Round(time.Millisecond))
-	// The snapshot is garbage now; hand its memory back so a large demo
-	// does not keep the import's peak as resident memory. The first GC
-	// moves bbolt's pooled page buffers to the pool's victim cache, the
-	// second frees them.
+// releaseMemory hands an import's garbage back to the system, so a large
+// first import does not stay as resident memory. The first GC moves
+// bbolt's pooled page buffers to the pool's victim cache, the second frees
+// them.
+func releaseMemory() {
 	runtime.GC()
 	debug.FreeOSMemory()
-	return nil
+}
+
+// listenAdmin opens the admin socket in the data directory, readable only
+// by this user; a stale socket from a crashed server is replaced.
+func listenAdmin(cfg *config.Config, log *slog.Logger) (net.Listener, error) {
+	path := socketPath(cfg)
+	if len(path) > 100 {
+		log.Warn("data directory path too long for the admin socket; orgdav sync/logs will not reach this server", "path", path)
+		return nil, nil
+	}
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another orgdav serves %s (its admin socket answers)", cfg.DataDir)
+	}
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
 }
 
 func newLogger(c config.Log) *slog.Logger {

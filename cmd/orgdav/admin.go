@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/orgdav/orgdav/directory"
+	"github.com/orgdav/orgdav/runner"
+	"github.com/orgdav/orgdav/store"
+)
+
+// syncCmd runs one source or all now, through the running server when
+// there is one, else directly on the data directory.
+func syncCmd(args []string) error {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	confirm := fs.Bool("confirm", false, "apply runs that would otherwise be held (mass removal, no people)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	source := fs.Arg(0)
+	var runs []store.Run
+	if cl := adminClient(cfg); cl != nil {
+		q := url.Values{}
+		if source != "" {
+			q.Set("source", source)
+		}
+		if *confirm {
+			q.Set("confirm", "1")
+		}
+		if err := adminCall(cl, "POST", "/sync", q, &runs); err != nil {
+			return err
+		}
+	} else {
+		log := newLogger(cfg.Log)
+		st, err := openStore(cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		specs, _, closeAll, err := sources(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer closeAll()
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		r := runner.New(st, specs, log, nil)
+		if source != "" {
+			run, err := r.Run(ctx, source, runner.TriggerManual, *confirm)
+			if err != nil && run.Source == "" {
+				return err
+			}
+			runs = []store.Run{run}
+		} else {
+			runs = r.RunAll(ctx, runner.TriggerManual, *confirm)
+		}
+	}
+	printRuns(os.Stdout, runs)
+	for _, r := range runs {
+		if r.Result == store.RunFailed || r.Result == store.RunHeld {
+			return errRunsNotApplied
+		}
+	}
+	return nil
+}
+
+// logsCmd shows recent runs.
+func logsCmd(args []string) error {
+	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	n := fs.Int("n", 20, "how many runs")
+	source := fs.String("source", "", "only this source")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	var runs []store.Run
+	if cl := adminClient(cfg); cl != nil {
+		err = adminCall(cl, "GET", "/runs", url.Values{"n": {strconv.Itoa(*n)}, "source": {*source}}, &runs)
+	} else {
+		st, oerr := openStore(cfg)
+		if oerr != nil {
+			return oerr
+		}
+		defer st.Close()
+		runs, err = st.Runs(*source, *n)
+	}
+	if err != nil {
+		return err
+	}
+	printRuns(os.Stdout, runs)
+	return nil
+}
+
+// checkCmd connects to every source (drafts included), counts what it
+// would publish and shows a few mapped people. It changes nothing.
+func checkCmd(args []string) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	samples := fs.Int("samples", 3, "mapped people to show per source")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("config: ok (%d sources)\n", len(cfg.Sources))
+	specs, _, closeAll, err := sources(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	failed := false
+	for _, sp := range specs {
+		name := sp.Source.Name()
+		if fs.Arg(0) != "" && fs.Arg(0) != name {
+			continue
+		}
+		state := "enabled"
+		if sp.Draft {
+			state = "draft"
+		}
+		snap, err := sp.Source.Snapshot(context.Background())
+		if err != nil {
+			fmt.Printf("\nsource %s (%s): FAILED\n  %v\n", name, state, err)
+			failed = true
+			continue
+		}
+		pub, err := directory.Normalize(snap)
+		if err != nil {
+			fmt.Printf("\nsource %s (%s): FAILED\n  %v\n", name, state, err)
+			failed = true
+			continue
+		}
+		fmt.Printf("\nsource %s (%s): connected and read\n  people: %d read, %d would be published, %d left out\n  groups: %d (including departments)\n",
+			name, state, len(snap.People), len(pub.People), len(pub.Skipped), len(pub.Groups))
+		reasons := map[string]int{}
+		for _, s := range pub.Skipped {
+			reasons[s.Reason]++
+		}
+		keys := make([]string, 0, len(reasons))
+		for k := range reasons {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for i, k := range keys {
+			if i == 8 {
+				fmt.Printf("  ... %d more kinds of reason\n", len(keys)-i)
+				break
+			}
+			fmt.Printf("  left out %d×: %s\n", reasons[k], k)
+		}
+		for i := 0; i < len(pub.People) && i < *samples; i++ {
+			e := pub.People[i*len(pub.People)/max(1, *samples)]
+			var phones []string
+			for _, p := range e.Phones {
+				phones = append(phones, string(p.Kind)+" "+p.Number)
+			}
+			fmt.Printf("  sample: %s (login %q, id %s)\n    email %s; phones %s; title %q; department %q; manager %q; groups %d; photo %d bytes\n",
+				e.DisplayName, e.Username, e.ID, strings.Join(e.Emails, ", "), strings.Join(phones, ", "), e.Title, e.Department, e.ManagerName, len(e.Groups), len(e.Photo))
+		}
+	}
+	if failed {
+		return fmt.Errorf("check failed for at least one source")
+	}
+	return nil
+}

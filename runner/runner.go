@@ -1,0 +1,225 @@
+// Package runner reads directory sources on schedule and on demand and
+// applies their snapshots to the store safely: a failed read changes
+// nothing, a run that would remove too many people is held for an admin,
+// and every run is logged.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/orgdav/orgdav/directory"
+	"github.com/orgdav/orgdav/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Source reads one directory's snapshot: the demo organisation or an LDAP
+// or AD server.
+type Source interface {
+	Name() string
+	Snapshot(ctx context.Context) (directory.Snapshot, error)
+}
+
+// Spec is a source with how it is run.
+type Spec struct {
+	Source Source
+	// Draft sources are read for previews and never applied.
+	Draft bool
+	// Interval between scheduled runs; zero runs only at start and on demand.
+	Interval time.Duration
+	// MaxRemovalShare holds runs that would remove more than this share of
+	// the source's published people.
+	MaxRemovalShare float64
+}
+
+// Triggers say why a run happened.
+const (
+	TriggerStartup  = "startup"
+	TriggerSchedule = "schedule"
+	TriggerManual   = "manual"
+)
+
+// ErrUnknownSource is returned for a source name not in the config.
+var ErrUnknownSource = errors.New("unknown source")
+
+// Runner runs sources; one run per source at a time.
+type Runner struct {
+	st      *store.Store
+	specs   map[string]*Spec
+	names   []string
+	locks   map[string]*sync.Mutex
+	log     *slog.Logger
+	metrics *metrics
+	// After is called after each applied run (e.g. to release memory).
+	After func()
+}
+
+// New builds a runner.
+func New(st *store.Store, specs []Spec, log *slog.Logger, reg prometheus.Registerer) *Runner {
+	r := &Runner{st: st, specs: map[string]*Spec{}, locks: map[string]*sync.Mutex{}, log: log, metrics: newMetrics(reg)}
+	for i := range specs {
+		sp := &specs[i]
+		r.specs[sp.Source.Name()] = sp
+		r.locks[sp.Source.Name()] = &sync.Mutex{}
+		r.names = append(r.names, sp.Source.Name())
+	}
+	sort.Strings(r.names)
+	return r
+}
+
+// Names lists the sources.
+func (r *Runner) Names() []string { return r.names }
+
+// RunAll runs every source in name order.
+func (r *Runner) RunAll(ctx context.Context, trigger string, confirm bool) []store.Run {
+	var out []store.Run
+	for _, n := range r.names {
+		run, _ := r.Run(ctx, n, trigger, confirm)
+		out = append(out, run)
+	}
+	return out
+}
+
+// Run reads one source and applies its snapshot unless the run is held.
+// confirm applies a run that would otherwise be held.
+func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (store.Run, error) {
+	sp, ok := r.specs[name]
+	if !ok {
+		return store.Run{}, fmt.Errorf("%w %q (known: %v)", ErrUnknownSource, name, r.names)
+	}
+	mu := r.locks[name]
+	mu.Lock()
+	defer mu.Unlock()
+	run := store.Run{Source: name, Trigger: trigger, Start: time.Now()}
+	err := r.run(ctx, sp, &run, confirm)
+	run.End = time.Now()
+	if err != nil {
+		run.Result, run.Error = store.RunFailed, err.Error()
+	}
+	if rerr := r.st.RecordRun(&run); rerr != nil {
+		r.log.Error("recording run failed", "source", name, "err", rerr)
+	}
+	r.metrics.observe(&run)
+	attrs := []any{"source", name, "trigger", trigger, "result", run.Result, "seen", run.Seen, "published", run.Published,
+		"added", run.Added, "updated", run.Updated, "removed", run.Removed, "skipped", run.Skipped,
+		"took", run.End.Sub(run.Start).Round(time.Millisecond)}
+	switch run.Result {
+	case store.RunFailed:
+		r.log.Error("directory run failed; nothing changed", append(attrs, "err", run.Error)...)
+	case store.RunHeld:
+		r.log.Warn("directory run held; confirm with: orgdav sync --confirm "+name, append(attrs, "why", run.Note)...)
+	default:
+		r.log.Info("directory run", attrs...)
+	}
+	if run.Result == store.RunApplied && r.After != nil {
+		r.After()
+	}
+	return run, err
+}
+
+func (r *Runner) run(ctx context.Context, sp *Spec, run *store.Run, confirm bool) error {
+	snap, err := sp.Source.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	pub, err := directory.Normalize(snap)
+	if err != nil {
+		return err
+	}
+	run.Seen = len(snap.People)
+	run.Published = len(pub.People)
+	run.Skipped = len(pub.Skipped)
+	if len(pub.Skipped) > 0 {
+		run.SkipReasons = map[string]int{}
+		for _, s := range pub.Skipped {
+			run.SkipReasons[reasonClass(s.Reason)]++
+		}
+	}
+	if sp.Draft {
+		run.Result = store.RunDraft
+		run.Note = "draft source: previewed, not applied"
+		return nil
+	}
+	current := r.st.SourcePeople(sp.Source.Name())
+	if held := holdReason(current, pub, sp.MaxRemovalShare); held != "" && !confirm {
+		run.Result, run.Note = store.RunHeld, held
+		return nil
+	}
+	res, err := r.st.Apply(pub)
+	if err != nil {
+		return err
+	}
+	run.Added, run.Updated, run.Removed = res.Added, res.Updated, res.Removed
+	run.Result = store.RunUnchanged
+	if res.Changed() {
+		run.Result = store.RunApplied
+	}
+	if confirm {
+		run.Note = "confirmed by an admin"
+	}
+	return nil
+}
+
+// holdReason says why a run must wait for confirmation: it finds nobody,
+// or it would remove more than the allowed share of the source's people.
+func holdReason(current map[string]bool, pub *directory.Published, maxShare float64) string {
+	if len(pub.People) == 0 {
+		return "the source returned no people"
+	}
+	if len(current) == 0 {
+		return ""
+	}
+	keep := 0
+	for i := range pub.People {
+		if current[directory.CardUID(pub.People[i].Key)] {
+			keep++
+		}
+	}
+	removed := len(current) - keep
+	if share := float64(removed) / float64(len(current)); share > maxShare {
+		return fmt.Sprintf("would remove %d of %d people (%.0f%%, more than the %.0f%% allowed by max_removal_share)",
+			removed, len(current), share*100, maxShare*100)
+	}
+	return ""
+}
+
+// reasonClass groups skip reasons for the run log: the part before the
+// first quoted value, so "invalid email \"x\" dropped" counts as one kind.
+func reasonClass(reason string) string {
+	for i, c := range reason {
+		if c == '"' || c == '\'' {
+			return strings.TrimRight(reason[:i], " :")
+		}
+	}
+	return reason
+}
+
+// Start runs every non-draft source once and then on its interval, until
+// ctx ends. It returns at once.
+func (r *Runner) Start(ctx context.Context) {
+	for _, n := range r.names {
+		sp := r.specs[n]
+		go func() {
+			r.Run(ctx, n, TriggerStartup, false)
+			if sp.Interval <= 0 {
+				return
+			}
+			t := time.NewTicker(sp.Interval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					r.Run(ctx, n, TriggerSchedule, false)
+				}
+			}
+		}()
+	}
+}
