@@ -137,3 +137,25 @@ func TestLDAPLoginBindsAsTheUser(t *testing.T) {
 		t.Errorf("LDAP down must be an error, not a refusal: %v", err)
 	}
 }
+
+func TestLDAPOutageMidRunFailsTheWholeRun(t *testing.T) {
+	ldif, _ := generateOrg(2000)
+	srv := startSlapd(t, ldif)
+	cfg := ldapSourceConfig(srv)
+	cfg.PageSize, cfg.Timeout = 1, 3*time.Second
+	src := directory.NewLDAPSource(cfg, nil)
+	defer src.Close()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := src.Snapshot(withTimeout(t, time.Minute))
+		done <- err
+	}()
+	time.Sleep(150 * time.Millisecond)
+	srv.cmd.Process.Kill()
+	err := <-done
+	if err == nil {
+		t.Fatalf("the run finished in %v despite the server dying at 150ms; nothing to prove", time.Since(start))
+	}
+	t.Logf("run failed as it should after %v: %v", time.Since(start).Round(time.Millisecond), err)
+}

@@ -1,0 +1,290 @@
+package integration
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/orgdav/orgdav/directory"
+)
+
+type davClient struct {
+	t    *testing.T
+	base string
+}
+
+func (d davClient) do(method, path, user, pass, body string, headers ...string) (int, string) {
+	d.t.Helper()
+	req, _ := http.NewRequest(method, d.base+strings.TrimPrefix(path, "/"), strings.NewReader(body))
+	req.SetBasicAuth(user, pass)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+type syncReply struct {
+	Responses []struct {
+		Href   string `xml:"href"`
+		Status string `xml:"status"`
+	} `xml:"response"`
+	Token string `xml:"sync-token"`
+}
+
+// syncBook runs sync-collection on the company book; it returns changed
+// and deleted card UIDs and the next token.
+func (d davClient) syncBook(user, pass, token string) (changed, deleted map[string]bool, next string) {
+	d.t.Helper()
+	body := `<D:sync-collection xmlns:D="DAV:"><D:sync-token>` + token + `</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`
+	code, out := d.do("REPORT", "/dav/books/"+user+"/company/", user, pass, body)
+	if code != http.StatusMultiStatus {
+		d.t.Fatalf("sync-collection: %d %s", code, out)
+	}
+	var r syncReply
+	if err := xml.Unmarshal([]byte(out), &r); err != nil {
+		d.t.Fatal(err)
+	}
+	changed, deleted = map[string]bool{}, map[string]bool{}
+	for _, resp := range r.Responses {
+		uid := strings.TrimSuffix(filepath.Base(resp.Href), ".vcf")
+		if strings.Contains(resp.Status, "404") {
+			deleted[uid] = true
+		} else {
+			changed[uid] = true
+		}
+	}
+	return changed, deleted, r.Token
+}
+
+// waitFor polls until cond holds, bounded in time.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func cardUID(s *slapd, uid string) string {
+	c := s.admin()
+	res, err := c.Search(ldap.NewSearchRequest("ou=people,"+suffix, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(uid="+ldap.EscapeFilter(uid)+")", []string{"entryUUID"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		s.t.Fatalf("entryUUID of %s: %v", uid, err)
+	}
+	return directory.CardUID(directory.PersonKey("corp", res.Entries[0].GetAttributeValue("entryUUID")))
+}
+
+func writeSourceConfig(t *testing.T, dir string, s *slapd) string {
+	pw := filepath.Join(dir, "bind-password")
+	os.WriteFile(pw, []byte(servicePass+"\n"), 0o600)
+	cfg := fmt.Sprintf(`sources:
+  - name: corp
+    kind: ldap
+    url: %s
+    bind_dn: %s
+    bind_password_file: %s
+    page_size: 50
+    login_attributes: [uid, mail]
+    people:
+      base_dns: ["ou=people,%s"]
+      exclude_ous: ["ou=service,ou=people,%s"]
+      hidden_filter: (employeeType=hidden)
+      disabled_filter: (employeeType=disabled)
+    groups:
+      base_dns: ["ou=groups,%s"]
+    schedule:
+      interval: 1h
+auth:
+  login_cache: 1m
+`, s.url, serviceDN, pw, suffix, suffix, suffix)
+	path := filepath.Join(dir, "orgdav.yaml")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	return path
+}
+
+func orgdav(t *testing.T, bin string, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func TestDirectoryFromSlapdEndToEnd(t *testing.T) {
+	ldif, people := generateOrg(300)
+	srv := startSlapd(t, ldif)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg := writeSourceConfig(t, dir, srv)
+	data := filepath.Join(dir, "data")
+
+	out, code := orgdav(t, bin, "check", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "would be published") || !strings.Contains(out, "left out") {
+		t.Fatalf("check: %d\n%s", code, out)
+	}
+
+	url, logs, stop := runBinary(t, bin, "--config", cfg, "--data", data)
+	defer stop()
+	dav := davClient{t: t, base: url}
+	viewer, vpass := people[9].uid, "pw-"+people[9].uid
+	waitFor(t, "the first directory run", func() bool {
+		code, _ := dav.do("PROPFIND", "/", viewer, vpass, "", "Depth", "0")
+		return code == http.StatusMultiStatus
+	})
+
+	var disabled, hidden string
+	for _, p := range people {
+		if p.kind == "disabled" && disabled == "" {
+			disabled = p.uid
+		}
+		if p.kind == "hidden" && hidden == "" {
+			hidden = p.uid
+		}
+	}
+	logins := []struct {
+		user, pass string
+		want       int
+	}{
+		{viewer, vpass, http.StatusMultiStatus},
+		{people[9].mails[0], vpass, http.StatusMultiStatus},
+		{people[11].uid, "wrong", http.StatusUnauthorized},
+		{disabled, "pw-" + disabled, http.StatusUnauthorized},
+		{hidden, "pw-" + hidden, http.StatusUnauthorized},
+		{"nobody", "pw-nobody", http.StatusUnauthorized},
+		{"*", vpass, http.StatusUnauthorized},
+		{"user0001*", "pw-user00012", http.StatusUnauthorized},
+		{viewer + ")(uid=*", vpass, http.StatusUnauthorized},
+		{"backup-bot", "pw-backup-bot", http.StatusUnauthorized},
+	}
+	for _, l := range logins {
+		if code, body := dav.do("PROPFIND", "/", l.user, l.pass, "", "Depth", "0"); code != l.want {
+			t.Errorf("login %q: %d, want %d: %.200s", l.user, code, l.want, body)
+		}
+	}
+
+	_, _, token := dav.syncBook(viewer, vpass, "")
+	before := map[string]string{}
+	for _, i := range []int{20, 21, 22, 23} {
+		before[people[i].uid] = cardUID(srv, people[i].uid)
+	}
+	c := srv.admin()
+	mustLDAP := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mod := ldap.NewModifyRequest(dnOf(people[20]), nil)
+	mod.Replace("displayName", []string{"Renamed Person"})
+	mustLDAP(c.Modify(mod))
+	mustLDAP(c.ModifyDN(ldap.NewModifyDNRequest(dnOf(people[21]), "uid="+people[21].uid+"-renamed", true, "")))
+	moved := people[22]
+	moved.dept = orgDepartments[(22+1)%len(orgDepartments)]
+	mustLDAP(c.ModifyDN(ldap.NewModifyDNRequest(dnOf(people[22]), "uid="+people[22].uid, true, "ou="+ldap.EscapeDN(moved.dept)+",ou=people,"+suffix)))
+	mod = ldap.NewModifyRequest(dnOf(moved), nil)
+	mod.Replace("departmentNumber", []string{moved.dept})
+	mustLDAP(c.Modify(mod))
+	mustLDAP(c.Del(ldap.NewDelRequest(dnOf(people[23]), nil)))
+	add := ldap.NewAddRequest("uid=new-hire,ou=Finance,ou=people,"+suffix, nil)
+	add.Attribute("objectClass", []string{"inetOrgPerson"})
+	add.Attribute("uid", []string{"new-hire"})
+	add.Attribute("cn", []string{"New Hire"})
+	add.Attribute("sn", []string{"Hire"})
+	add.Attribute("departmentNumber", []string{"Finance"})
+	mustLDAP(c.Add(add))
+	newUID := cardUID(srv, "new-hire")
+
+	if out, code := orgdav(t, bin, "sync", "--config", cfg, "--data", data, "corp"); code != 0 || !strings.Contains(out, "applied") {
+		t.Fatalf("orgdav sync: %d\n%s", code, out)
+	}
+	changed, deleted, token2 := dav.syncBook(viewer, vpass, token)
+	personChanged := map[string]bool{}
+	for _, p := range people {
+		if u := before[p.uid]; u != "" && changed[u] {
+			personChanged[u] = true
+		}
+	}
+	for _, u := range []string{before[people[20].uid], before[people[21].uid], before[people[22].uid], newUID} {
+		if !changed[u] {
+			t.Errorf("change to %s not reported", u)
+		}
+	}
+	if len(deleted) != 1 || !deleted[before[people[23].uid]] {
+		t.Errorf("deleted: %v, want only %s", deleted, before[people[23].uid])
+	}
+	t.Logf("delta after 5 LDAP changes: %d changed, %d deleted", len(changed), len(deleted))
+	// Only the changed people and the department groups they touch.
+	if len(changed) > 4+3 {
+		t.Errorf("delta reports %d cards for 4 changed people", len(changed))
+	}
+
+	// Mass deletion: held, then applied on confirmation.
+	removed := 0
+	for i := 100; i < 160; i++ {
+		if people[i].kind == "" {
+			mustLDAP(c.Del(ldap.NewDelRequest(dnOf(people[i]), nil)))
+			removed++
+		}
+	}
+	out, code = orgdav(t, bin, "sync", "--config", cfg, "--data", data, "corp")
+	if code == 0 || !strings.Contains(out, "held") || !strings.Contains(out, "max_removal_share") {
+		t.Fatalf("mass deletion not held: %d\n%s", code, out)
+	}
+	if changed, deleted, _ := dav.syncBook(viewer, vpass, token2); len(changed)+len(deleted) != 0 {
+		t.Fatalf("a held run changed the book: %d changed, %d deleted", len(changed), len(deleted))
+	}
+	if out, code := orgdav(t, bin, "sync", "--config", cfg, "--data", data, "--confirm", "corp"); code != 0 || !strings.Contains(out, "applied") {
+		t.Fatalf("confirmed sync: %d\n%s", code, out)
+	}
+	_, deleted, token3 := dav.syncBook(viewer, vpass, token2)
+	if len(deleted) != removed {
+		t.Fatalf("confirmed mass deletion removed %d cards, want %d", len(deleted), removed)
+	}
+
+	// LDAP down: the run fails and changes nothing; cached logins still
+	// work; others get 503, not a password prompt.
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	srv.cmd.Wait()
+	srv.cmd = nil
+	if out, code := orgdav(t, bin, "sync", "--config", cfg, "--data", data, "corp"); code == 0 || !strings.Contains(out, "failed") {
+		t.Fatalf("sync with LDAP down: %d\n%s", code, out)
+	}
+	if changed, deleted, _ := dav.syncBook(viewer, vpass, token3); len(changed)+len(deleted) != 0 {
+		t.Fatal("a failed run changed the book")
+	}
+	if code, _ := dav.do("PROPFIND", "/", people[12].uid, "pw-"+people[12].uid, "", "Depth", "0"); code != http.StatusServiceUnavailable {
+		t.Errorf("login with LDAP down: %d, want 503", code)
+	}
+	out, _ = orgdav(t, bin, "logs", "--config", cfg, "--data", data, "-n", "10")
+	for _, want := range []string{"startup", "manual", "applied", "held", "failed", "confirmed by an admin"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("orgdav logs lacks %q:\n%s", want, out)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, logs)
+	}
+}

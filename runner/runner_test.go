@@ -1,0 +1,125 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/orgdav/orgdav/directory"
+	"github.com/orgdav/orgdav/store"
+)
+
+// snapSource serves a snapshot the test controls, or an error.
+type snapSource struct {
+	snap directory.Snapshot
+	err  error
+}
+
+func (s *snapSource) Name() string { return "corp" }
+func (s *snapSource) Snapshot(ctx context.Context) (directory.Snapshot, error) {
+	return s.snap, s.err
+}
+
+func people(n int) []directory.Person {
+	var out []directory.Person
+	for i := 0; i < n; i++ {
+		out = append(out, directory.Person{ID: string(rune('a'+i%26)) + strings.Repeat("x", i/26), DisplayName: "P"})
+	}
+	return out
+}
+
+func setup(t *testing.T, draft bool) (*Runner, *snapSource, *store.Store) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	src := &snapSource{snap: directory.Snapshot{Source: "corp", People: people(100)}}
+	return New(st, []Spec{{Source: src, Draft: draft, MaxRemovalShare: 0.1}}, slog.New(slog.DiscardHandler), nil), src, st
+}
+
+func TestRunsAreSafe(t *testing.T) {
+	r, src, st := setup(t, false)
+	ctx := context.Background()
+	cases := []struct {
+		name    string
+		change  func()
+		confirm bool
+		result  string
+		people  int
+	}{
+		{"first run applies", func() {}, false, store.RunApplied, 100},
+		{"same directory is unchanged", func() {}, false, store.RunUnchanged, 100},
+		{"failed read changes nothing", func() { src.err = errors.New("ldap: connect: refused") }, false, store.RunFailed, 100},
+		{"removing 5% applies", func() { src.err = nil; src.snap.People = people(95) }, false, store.RunApplied, 95},
+		{"removing 50% is held", func() { src.snap.People = people(47) }, false, store.RunHeld, 95},
+		{"no people is held", func() { src.snap.People = nil }, false, store.RunHeld, 95},
+		{"confirmed mass removal applies", func() { src.snap.People = people(47) }, true, store.RunApplied, 47},
+	}
+	for _, c := range cases {
+		c.change()
+		run, _ := r.Run(ctx, "corp", TriggerManual, c.confirm)
+		if run.Result != c.result || st.Stats().People != c.people {
+			t.Fatalf("%s: result %s (%s %s), people %d; want %s, %d", c.name, run.Result, run.Note, run.Error, st.Stats().People, c.result, c.people)
+		}
+	}
+	runs, _ := st.Runs("corp", 100)
+	if len(runs) != len(cases) || runs[0].Note != "confirmed by an admin" || runs[2].Result != store.RunHeld || !strings.Contains(runs[2].Note, "would remove 48 of 95") {
+		t.Fatalf("run log: %+v", runs)
+	}
+	if _, err := r.Run(ctx, "nope", TriggerManual, false); !errors.Is(err, ErrUnknownSource) {
+		t.Fatalf("unknown source: %v", err)
+	}
+}
+
+func TestDraftSourceIsNeverApplied(t *testing.T) {
+	r, _, st := setup(t, true)
+	run, _ := r.Run(context.Background(), "corp", TriggerManual, true)
+	if run.Result != store.RunDraft || st.Stats().People != 0 || run.Published != 100 {
+		t.Fatalf("draft: %+v, people %d", run, st.Stats().People)
+	}
+}
+
+func TestRunLogIsBounded(t *testing.T) {
+	r, _, st := setup(t, false)
+	for i := 0; i < store.MaxRuns+5; i++ {
+		r.Run(context.Background(), "corp", TriggerSchedule, false)
+	}
+	runs, _ := st.Runs("", store.MaxRuns*2)
+	if len(runs) != store.MaxRuns || runs[0].ID != store.MaxRuns+5 {
+		t.Fatalf("kept %d runs, newest %d", len(runs), runs[0].ID)
+	}
+}
+
+func TestAdminAPIRunsAndLists(t *testing.T) {
+	r, _, _ := setup(t, false)
+	srv := httptest.NewServer(r.Handler())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/sync?source=corp", "", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("sync: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Post(srv.URL+"/sync?source=nope", "", nil)
+	if err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown source: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(srv.URL + "/runs?n=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := new(strings.Builder)
+	buf := make([]byte, 4096)
+	n, _ := resp.Body.Read(buf)
+	b.Write(buf[:n])
+	if !strings.Contains(b.String(), `"result":"applied"`) {
+		t.Fatalf("runs: %s", b)
+	}
+}
