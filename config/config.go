@@ -80,6 +80,7 @@
 //	      birthday: ""             # empty: not mapped
 //	    schedule:
 //	      interval: 15m            # full read and reconciliation
+//	      incremental: 30s         # read only what changed; 0s: off
 //	    max_removal_share: 0.1     # runs removing more are held for confirmation
 //	auth:
 //	  login_cache: 5m              # phones log in on every request
@@ -201,7 +202,8 @@ type GroupScope struct {
 
 // Schedule says how often a source is read.
 type Schedule struct {
-	Interval Duration `yaml:"interval"`
+	Interval    Duration  `yaml:"interval"`
+	Incremental *Duration `yaml:"incremental"`
 }
 
 // Auth configures logins.

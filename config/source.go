@@ -53,6 +53,9 @@ func (s *Source) applyDefaults() {
 	if s.Schedule.Interval.Duration == 0 {
 		s.Schedule.Interval.Duration = 15 * time.Minute
 	}
+	if s.Schedule.Incremental == nil {
+		s.Schedule.Incremental = &Duration{30 * time.Second}
+	}
 	if s.MaxRemovalShare == nil {
 		v := 0.1
 		s.MaxRemovalShare = &v
@@ -145,6 +148,9 @@ func (s *Source) validate(at string) error {
 	}
 	if s.Schedule.Interval.Duration < time.Minute {
 		return bad("schedule.interval", "must be at least 1m")
+	}
+	if inc := s.Schedule.Incremental.Duration; inc != 0 && (inc < 5*time.Second || inc >= s.Schedule.Interval.Duration) {
+		return bad("schedule.incremental", "must be 0s (off) or between 5s and schedule.interval")
 	}
 	if *s.MaxRemovalShare < 0 || *s.MaxRemovalShare > 1 {
 		return bad("max_removal_share", "%v: want 0 to 1", *s.MaxRemovalShare)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -121,6 +122,8 @@ type LDAPSource struct {
 
 	loginMu   sync.Mutex // a second service connection for login look-ups,
 	loginConn *ldap.Conn // so logins do not wait for a long run
+
+	state *state // the last read, guarded by mu
 }
 
 // NewLDAPSource builds a source; nothing is dialled until it is used.
@@ -235,6 +238,45 @@ type rawPerson struct {
 	managerDN string
 }
 
+type rawGroup struct {
+	g       Group
+	dn      string
+	members []string // member and uniqueMember DNs
+	uids    []string // memberUid values
+}
+
+// state is the source's last read. An incremental run patches it with
+// what changed and rebuilds the snapshot from memory.
+type state struct {
+	people  map[string]*rawPerson // by ID
+	groups  map[string]*rawGroup  // by ID
+	idByDN  map[string]string     // normalised DN -> person ID
+	skips   map[string]string     // DN -> reason, for entries left out
+	hwm     string                // highest change marker seen
+	numeric bool                  // markers are numbers (AD uSNChanged)
+}
+
+func (st *state) newer(a, b string) bool {
+	if st.numeric && len(a) != len(b) {
+		return len(a) > len(b)
+	}
+	return a > b
+}
+
+func (st *state) see(marker string) {
+	if marker != "" && st.newer(marker, st.hwm) {
+		st.hwm = marker
+	}
+}
+
+// markerAttr is the attribute every change raises.
+func (s *LDAPSource) markerAttr() string {
+	if s.cfg.Kind == KindAD {
+		return "uSNChanged"
+	}
+	return "modifyTimestamp"
+}
+
 // Snapshot reads every person and group in scope. Any failure (connect,
 // bind, search, timeout) fails the whole run, so a partial read is never
 // applied; a bad value in one entry is skipped and reported instead.
@@ -243,90 +285,343 @@ func (s *LDAPSource) Snapshot(ctx context.Context) (Snapshot, error) {
 	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap, err := s.snapshot(ctx)
-	if err != nil && s.conn != nil {
-		// A broken connection must not serve the next run.
+	st, err := s.readAll(ctx)
+	if err != nil {
+		s.dropConn()
+		return Snapshot{}, err
+	}
+	s.state = st
+	return s.build(), nil
+}
+
+// dropConn closes a connection that failed, so the next run redials.
+func (s *LDAPSource) dropConn() {
+	if s.conn != nil {
 		s.conn.Close()
 		s.conn = nil
 	}
-	return snap, err
 }
 
-func (s *LDAPSource) snapshot(ctx context.Context) (Snapshot, error) {
+func (s *LDAPSource) readAll(ctx context.Context) (*state, error) {
 	c, err := s.service(ctx)
 	if err != nil {
-		return Snapshot{}, err
+		return nil, err
 	}
-	snap := Snapshot{Source: s.cfg.Name}
-	var people []rawPerson
-	byDN := map[string]int{}
+	st := &state{people: map[string]*rawPerson{}, groups: map[string]*rawGroup{}, idByDN: map[string]string{},
+		skips: map[string]string{}, numeric: s.cfg.Kind == KindAD}
 	attrs := s.personAttributes()
 	for _, base := range s.cfg.PeopleBases {
-		err := s.search(ctx, c, base, s.cfg.PeopleScope, s.cfg.PeopleFilter, attrs, func(e *ldap.Entry) error {
-			if s.excludedOU(e.DN) {
-				snap.Skips = append(snap.Skips, Skip{ID: e.DN, Reason: "in an excluded OU"})
-				return nil
-			}
-			p, skip := s.mapPerson(e)
-			if skip != "" {
-				snap.Skips = append(snap.Skips, Skip{ID: e.DN, Reason: skip})
-				return nil
-			}
-			key := normDN(e.DN)
-			if _, dup := byDN[key]; dup {
-				return nil // overlapping bases
-			}
-			byDN[key] = len(people)
-			people = append(people, p)
+		if err := s.search(ctx, c, base, s.cfg.PeopleScope, s.cfg.PeopleFilter, attrs, func(e *ldap.Entry) error {
+			s.putPerson(st, e)
 			return nil
-		})
-		if err != nil {
-			return Snapshot{}, err
+		}); err != nil {
+			return nil, err
 		}
 	}
+	if err := s.markFlags(ctx, c, st); err != nil {
+		return nil, err
+	}
+	if len(s.cfg.GroupBases) > 0 {
+		attrs := s.groupAttributes()
+		for _, base := range s.cfg.GroupBases {
+			if err := s.search(ctx, c, base, ldap.ScopeWholeSubtree, s.cfg.GroupFilter, attrs, func(e *ldap.Entry) error {
+				s.putGroup(st, e)
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return st, nil
+}
+
+// putPerson maps an entry into the state, replacing its earlier version
+// (a rename or move keeps the ID), or records why it is left out.
+func (s *LDAPSource) putPerson(st *state, e *ldap.Entry) {
+	st.see(e.GetAttributeValue(s.markerAttr()))
+	n := normDN(e.DN)
+	if s.excludedOU(e.DN) {
+		st.skips[n] = "in an excluded OU"
+		if id, ok := st.idByDN[n]; ok {
+			delete(st.people, id)
+			delete(st.idByDN, n)
+		}
+		return
+	}
+	p, skip := s.mapPerson(e)
+	if skip != "" {
+		st.skips[n] = skip
+		return
+	}
+	delete(st.skips, n)
+	if old := st.people[p.ID]; old != nil {
+		// Filter-based flags carry over until markFlags re-evaluates them;
+		// AD's disabled flag comes with the entry.
+		p.Hidden = old.Hidden
+		if s.cfg.Kind != KindAD {
+			p.Disabled = old.Disabled
+		}
+		delete(st.idByDN, normDN(old.dn))
+	}
+	st.people[p.ID] = &p
+	st.idByDN[n] = p.ID
+}
+
+func (s *LDAPSource) groupAttributes() []string {
+	return []string{s.cfg.IDAttribute, "cn", "displayName", "member", "uniqueMember", "memberUid", s.markerAttr()}
+}
+
+func (s *LDAPSource) putGroup(st *state, e *ldap.Entry) {
+	st.see(e.GetAttributeValue(s.markerAttr()))
+	id, err := s.entryID(e)
+	if err != nil {
+		s.log.Warn("group skipped", "dn", e.DN, "err", err)
+		return
+	}
+	name := e.GetAttributeValue("displayName")
+	if name == "" {
+		name = e.GetAttributeValue("cn")
+	}
+	st.groups[id] = &rawGroup{g: Group{ID: id, Name: name}, dn: e.DN, uids: e.GetAttributeValues("memberUid"),
+		members: append(e.GetAttributeValues("member"), e.GetAttributeValues("uniqueMember")...)}
+}
+
+// markFlags evaluates the hidden and disabled filters on the server, so
+// any filter an admin writes works; only DNs come back.
+func (s *LDAPSource) markFlags(ctx context.Context, c *ldap.Conn, st *state) error {
+	hidden, disabled := map[string]bool{}, map[string]bool{}
 	for _, f := range []struct {
 		filter string
-		mark   func(*rawPerson)
-	}{
-		{s.cfg.HiddenFilter, func(p *rawPerson) { p.Hidden = true }},
-		{s.cfg.DisabledFilter, func(p *rawPerson) { p.Disabled = true }},
-	} {
+		set    map[string]bool
+	}{{s.cfg.HiddenFilter, hidden}, {s.cfg.DisabledFilter, disabled}} {
 		if f.filter == "" {
 			continue
 		}
 		filter := "(&" + s.cfg.PeopleFilter + f.filter + ")"
 		for _, base := range s.cfg.PeopleBases {
-			err := s.search(ctx, c, base, s.cfg.PeopleScope, filter, []string{"1.1"}, func(e *ldap.Entry) error {
-				if i, ok := byDN[normDN(e.DN)]; ok {
-					f.mark(&people[i])
+			if err := s.search(ctx, c, base, s.cfg.PeopleScope, filter, []string{"1.1"}, func(e *ldap.Entry) error {
+				if id, ok := st.idByDN[normDN(e.DN)]; ok {
+					f.set[id] = true
 				}
 				return nil
-			})
-			if err != nil {
-				return Snapshot{}, err
+			}); err != nil {
+				return err
 			}
 		}
 	}
-	groups, groupByDN, err := s.readGroups(ctx, c, people, byDN)
-	if err != nil {
-		return Snapshot{}, err
-	}
-	for i := range people {
-		if m, ok := byDN[normDN(people[i].managerDN)]; ok {
-			people[i].ManagerID = people[m].ID
+	for id, p := range st.people {
+		p.Hidden = hidden[id]
+		if s.cfg.Kind != KindAD || s.cfg.DisabledFilter != "" {
+			p.Disabled = disabled[id] || (s.cfg.Kind == KindAD && p.Disabled)
 		}
 	}
-	keep := s.groupScope(groups, groupByDN)
-	for i := range people {
-		p := &people[i]
-		if keep != nil && !keep(p.ID) {
+	return nil
+}
+
+// Changes reads only what changed since the last read: entries whose change
+// marker (modifyTimestamp, or AD's uSNChanged) is at or above the highest
+// seen, and an ID-only listing that reveals deletions and moves out of
+// scope. It returns the updated snapshot and whether anything changed.
+// Without an earlier full read it does one.
+func (s *LDAPSource) Changes(ctx context.Context) (Snapshot, bool, error) {
+	s.mu.Lock()
+	if s.state == nil {
+		s.mu.Unlock()
+		snap, err := s.Snapshot(ctx)
+		return snap, err == nil, err
+	}
+	defer s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	changed, err := s.changes(ctx)
+	if err != nil {
+		s.dropConn()
+		return Snapshot{}, false, err
+	}
+	return s.build(), changed, nil
+}
+
+func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
+	c, err := s.service(ctx)
+	if err != nil {
+		return false, err
+	}
+	// Work on a copy: a failure half-way must leave the last good state.
+	st := s.state.clone()
+	changed := false
+	since := "(" + s.markerAttr() + ">=" + ldap.EscapeFilter(st.hwm) + ")"
+	attrs := s.personAttributes()
+	present := map[string]bool{}
+	for _, base := range s.cfg.PeopleBases {
+		if st.hwm != "" {
+			if err := s.search(ctx, c, base, s.cfg.PeopleScope, "(&"+s.cfg.PeopleFilter+since+")", attrs, func(e *ldap.Entry) error {
+				n := normDN(e.DN)
+				id, err := s.entryID(e)
+				if err != nil {
+					id = st.idByDN[n]
+				}
+				before, beforeSkip := st.people[id], st.skips[n]
+				s.putPerson(st, e)
+				if !samePerson(before, st.people[id]) || beforeSkip != st.skips[n] {
+					changed = true
+				}
+				return nil
+			}); err != nil {
+				return false, err
+			}
+		}
+		if err := s.search(ctx, c, base, s.cfg.PeopleScope, s.cfg.PeopleFilter, []string{s.cfg.IDAttribute}, func(e *ldap.Entry) error {
+			if id, err := s.entryID(e); err == nil {
+				present[id] = true
+			}
+			return nil
+		}); err != nil {
+			return false, err
+		}
+	}
+	for id, p := range st.people {
+		if !present[id] {
+			delete(st.people, id)
+			delete(st.idByDN, normDN(p.dn))
+			changed = true
+		}
+	}
+	flags := map[string][2]bool{}
+	for id, p := range st.people {
+		flags[id] = [2]bool{p.Hidden, p.Disabled}
+	}
+	if err := s.markFlags(ctx, c, st); err != nil {
+		return false, err
+	}
+	for id, p := range st.people {
+		if flags[id] != [2]bool{p.Hidden, p.Disabled} {
+			changed = true
+		}
+	}
+	if len(s.cfg.GroupBases) > 0 {
+		gpresent := map[string]bool{}
+		for _, base := range s.cfg.GroupBases {
+			if st.hwm != "" {
+				if err := s.search(ctx, c, base, ldap.ScopeWholeSubtree, "(&"+s.cfg.GroupFilter+since+")", s.groupAttributes(), func(e *ldap.Entry) error {
+					id, _ := s.entryID(e)
+					before := st.groups[id]
+					s.putGroup(st, e)
+					if before == nil || !reflect.DeepEqual(before, st.groups[id]) {
+						changed = true
+					}
+					return nil
+				}); err != nil {
+					return false, err
+				}
+			}
+			if err := s.search(ctx, c, base, ldap.ScopeWholeSubtree, s.cfg.GroupFilter, []string{s.cfg.IDAttribute}, func(e *ldap.Entry) error {
+				if id, err := s.entryID(e); err == nil {
+					gpresent[id] = true
+				}
+				return nil
+			}); err != nil {
+				return false, err
+			}
+		}
+		for id := range st.groups {
+			if !gpresent[id] {
+				delete(st.groups, id)
+				changed = true
+			}
+		}
+	}
+	s.state = st
+	return changed, nil
+}
+
+func samePerson(a, b *rawPerson) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.dn == b.dn && a.managerDN == b.managerDN && reflect.DeepEqual(a.Person, b.Person)
+}
+
+func (st *state) clone() *state {
+	c := &state{people: make(map[string]*rawPerson, len(st.people)), groups: make(map[string]*rawGroup, len(st.groups)),
+		idByDN: make(map[string]string, len(st.idByDN)), skips: make(map[string]string, len(st.skips)), hwm: st.hwm, numeric: st.numeric}
+	for k, v := range st.people {
+		p := *v
+		c.people[k] = &p
+	}
+	for k, v := range st.groups {
+		c.groups[k] = v
+	}
+	for k, v := range st.idByDN {
+		c.idByDN[k] = v
+	}
+	for k, v := range st.skips {
+		c.skips[k] = v
+	}
+	return c
+}
+
+// build turns the state into a snapshot: member and manager DNs resolved
+// to IDs, dangling members dropped, the include/exclude groups applied.
+func (s *LDAPSource) build() Snapshot {
+	st := s.state
+	snap := Snapshot{Source: s.cfg.Name}
+	ids := make([]string, 0, len(st.people))
+	for id := range st.people {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	byUID := map[string]string{}
+	for _, id := range ids {
+		if u := st.people[id].Username; u != "" {
+			byUID[strings.ToLower(u)] = id
+		}
+	}
+	groupByDN := map[string]string{}
+	gids := make([]string, 0, len(st.groups))
+	for id, g := range st.groups {
+		groupByDN[normDN(g.dn)] = id
+		gids = append(gids, id)
+	}
+	sort.Strings(gids)
+	for _, id := range gids {
+		rg := st.groups[id]
+		g := Group{ID: rg.g.ID, Name: rg.g.Name}
+		for _, m := range rg.members {
+			m, _, _ = strings.Cut(m, "#") // uniqueMember's optional "#'0101'B" suffix
+			n := normDN(m)
+			if pid, ok := st.idByDN[n]; ok {
+				g.Members = append(g.Members, pid)
+			} else if gid, ok := groupByDN[n]; ok {
+				g.Subgroups = append(g.Subgroups, gid)
+			}
+		}
+		for _, u := range rg.uids {
+			if pid, ok := byUID[strings.ToLower(u)]; ok {
+				g.Members = append(g.Members, pid)
+			}
+		}
+		snap.Groups = append(snap.Groups, g)
+	}
+	keep := s.groupScope(snap.Groups, groupByDN)
+	for _, id := range ids {
+		p := st.people[id]
+		if keep != nil && !keep(id) {
 			snap.Skips = append(snap.Skips, Skip{ID: p.dn, Reason: "outside the include/exclude groups"})
 			continue
 		}
-		snap.People = append(snap.People, p.Person)
+		person := p.Person
+		person.ManagerID = st.idByDN[normDN(p.managerDN)]
+		snap.People = append(snap.People, person)
 	}
-	snap.Groups = groups
-	return snap, nil
+	dns := make([]string, 0, len(st.skips))
+	for dn := range st.skips {
+		dns = append(dns, dn)
+	}
+	sort.Strings(dns)
+	for _, dn := range dns {
+		snap.Skips = append(snap.Skips, Skip{ID: dn, Reason: st.skips[dn]})
+	}
+	return snap
 }
 
 func (s *LDAPSource) personAttributes() []string {
@@ -343,6 +638,7 @@ func (s *LDAPSource) personAttributes() []string {
 		set["userAccountControl"] = true
 	}
 	set["cn"] = true
+	set[s.markerAttr()] = true
 	out := make([]string, 0, len(set))
 	for a := range set {
 		out = append(out, a)
@@ -481,69 +777,6 @@ func ldapDate(v string) string {
 		return v[0:4] + "-" + v[4:6] + "-" + v[6:8]
 	}
 	return v
-}
-
-// readGroups reads groups and resolves member DNs (member, uniqueMember)
-// and memberUid values to person and group IDs. Members outside the
-// snapshot are dangling and dropped.
-func (s *LDAPSource) readGroups(ctx context.Context, c *ldap.Conn, people []rawPerson, byDN map[string]int) ([]Group, map[string]string, error) {
-	if len(s.cfg.GroupBases) == 0 {
-		return nil, nil, nil
-	}
-	type rawGroup struct {
-		g       Group
-		members []string
-		uids    []string
-	}
-	var raws []rawGroup
-	groupByDN := map[string]string{}
-	attrs := []string{s.cfg.IDAttribute, "cn", "displayName", "member", "uniqueMember", "memberUid"}
-	for _, base := range s.cfg.GroupBases {
-		err := s.search(ctx, c, base, ldap.ScopeWholeSubtree, s.cfg.GroupFilter, attrs, func(e *ldap.Entry) error {
-			id, err := s.entryID(e)
-			if err != nil {
-				s.log.Warn("group skipped", "dn", e.DN, "err", err)
-				return nil
-			}
-			name := e.GetAttributeValue("displayName")
-			if name == "" {
-				name = e.GetAttributeValue("cn")
-			}
-			rg := rawGroup{g: Group{ID: id, Name: name}, uids: e.GetAttributeValues("memberUid")}
-			rg.members = append(e.GetAttributeValues("member"), e.GetAttributeValues("uniqueMember")...)
-			groupByDN[normDN(e.DN)] = id
-			raws = append(raws, rg)
-			return nil
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-	}
-	byUID := map[string]string{}
-	for i := range people {
-		if people[i].Username != "" {
-			byUID[strings.ToLower(people[i].Username)] = people[i].ID
-		}
-	}
-	groups := make([]Group, 0, len(raws))
-	for _, rg := range raws {
-		for _, m := range rg.members {
-			m, _, _ = strings.Cut(m, "#") // uniqueMember's optional "#'0101'B" suffix
-			n := normDN(m)
-			if i, ok := byDN[n]; ok {
-				rg.g.Members = append(rg.g.Members, people[i].ID)
-			} else if gid, ok := groupByDN[n]; ok {
-				rg.g.Subgroups = append(rg.g.Subgroups, gid)
-			}
-		}
-		for _, u := range rg.uids {
-			if id, ok := byUID[strings.ToLower(u)]; ok {
-				rg.g.Members = append(rg.g.Members, id)
-			}
-		}
-		groups = append(groups, rg.g)
-	}
-	return groups, groupByDN, nil
 }
 
 // groupScope returns the include/exclude-groups test, or nil when neither

@@ -159,3 +159,92 @@ func TestLDAPOutageMidRunFailsTheWholeRun(t *testing.T) {
 	}
 	t.Logf("run failed as it should after %v: %v", time.Since(start).Round(time.Millisecond), err)
 }
+
+func TestLDAPIncrementalReadsChangesAndDeletions(t *testing.T) {
+	ldif, people := generateOrg(300)
+	srv := startSlapd(t, ldif)
+	src := directory.NewLDAPSource(ldapSourceConfig(srv), nil)
+	defer src.Close()
+	ctx := withTimeout(t, time.Minute)
+	first, err := src.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, changed, err := src.Changes(ctx); err != nil || changed {
+		t.Fatalf("no change in LDAP, but changed=%v err=%v", changed, err)
+	}
+	// modifyTimestamp has one-second resolution.
+	time.Sleep(1100 * time.Millisecond)
+	c := srv.admin()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mod := ldap.NewModifyRequest(dnOf(people[20]), nil)
+	mod.Replace("title", []string{"Chief, Incremental; Officer"})
+	must(c.Modify(mod))
+	must(c.ModifyDN(ldap.NewModifyDNRequest(dnOf(people[21]), "uid=renamed-21", true, "ou=Legal,ou=people,"+suffix)))
+	must(c.Del(ldap.NewDelRequest(dnOf(people[23]), nil)))
+	mod = ldap.NewModifyRequest(dnOf(people[24]), nil)
+	mod.Replace("employeeType", []string{"hidden"})
+	must(c.Modify(mod))
+	add := ldap.NewAddRequest("uid=inc-new,ou=Finance,ou=people,"+suffix, nil)
+	add.Attribute("objectClass", []string{"inetOrgPerson"})
+	add.Attribute("uid", []string{"inc-new"})
+	add.Attribute("cn", []string{"Inc New"})
+	add.Attribute("sn", []string{"New"})
+	must(c.Add(add))
+	mod = ldap.NewModifyRequest("cn=platform,ou=groups,"+suffix, nil)
+	mod.Add("member", []string{dnOf(people[30])})
+	must(c.Modify(mod))
+
+	snap, changed, err := src.Changes(ctx)
+	if err != nil || !changed {
+		t.Fatalf("changes: changed=%v err=%v", changed, err)
+	}
+	pub, _ := directory.Normalize(snap)
+	byUser := map[string]directory.Entry{}
+	for _, e := range pub.People {
+		byUser[e.Username] = e
+	}
+	if byUser[people[20].uid].Title != "Chief, Incremental; Officer" {
+		t.Error("modify not read")
+	}
+	if e, ok := byUser["renamed-21"]; !ok || e.ID != idOf(first, people[21].uid) {
+		t.Error("modrdn with move lost the identity")
+	}
+	if _, ok := byUser[people[23].uid]; ok {
+		t.Error("deletion not noticed")
+	}
+	if _, ok := byUser[people[24].uid]; ok {
+		t.Error("hidden person still published")
+	}
+	if _, ok := byUser["inc-new"]; !ok {
+		t.Error("added person not read")
+	}
+	platform := false
+	for _, g := range pub.Groups {
+		if g.Name == "platform" {
+			for _, m := range g.Members {
+				platform = platform || m == byUser[people[30].uid].Key
+			}
+		}
+	}
+	if !platform {
+		t.Error("group membership change not read")
+	}
+	if _, changed, _ := src.Changes(ctx); changed {
+		t.Error("a second incremental read without LDAP changes reported changes")
+	}
+}
+
+func idOf(s directory.Snapshot, uid string) string {
+	for _, p := range s.People {
+		if p.Username == uid {
+			return p.ID
+		}
+	}
+	return ""
+}

@@ -31,18 +31,28 @@ type Spec struct {
 	Source Source
 	// Draft sources are read for previews and never applied.
 	Draft bool
-	// Interval between scheduled runs; zero runs only at start and on demand.
+	// Interval between scheduled full runs; zero runs only at start and on
+	// demand.
 	Interval time.Duration
+	// Incremental is the interval between incremental runs of a source that
+	// can read just its changes; zero turns them off.
+	Incremental time.Duration
 	// MaxRemovalShare holds runs that would remove more than this share of
 	// the source's published people.
 	MaxRemovalShare float64
 }
 
+// Incremental sources read just what changed since their last read.
+type Incremental interface {
+	Changes(ctx context.Context) (directory.Snapshot, bool, error)
+}
+
 // Triggers say why a run happened.
 const (
-	TriggerStartup  = "startup"
-	TriggerSchedule = "schedule"
-	TriggerManual   = "manual"
+	TriggerStartup     = "startup"
+	TriggerSchedule    = "schedule"
+	TriggerManual      = "manual"
+	TriggerIncremental = "incremental"
 )
 
 // ErrUnknownSource is returned for a source name not in the config.
@@ -93,11 +103,40 @@ func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (s
 	if !ok {
 		return store.Run{}, fmt.Errorf("%w %q (known: %v)", ErrUnknownSource, name, r.names)
 	}
+	run, _, err := r.runWith(ctx, sp, trigger, confirm, func(ctx context.Context) (directory.Snapshot, bool, error) {
+		snap, err := sp.Source.Snapshot(ctx)
+		return snap, true, err
+	})
+	return run, err
+}
+
+// RunChanges runs an incremental source's changes; a run that finds none
+// is not logged. It reports whether a run happened.
+func (r *Runner) RunChanges(ctx context.Context, name string) (store.Run, bool, error) {
+	sp, ok := r.specs[name]
+	if !ok {
+		return store.Run{}, false, fmt.Errorf("%w %q", ErrUnknownSource, name)
+	}
+	inc, ok := sp.Source.(Incremental)
+	if !ok {
+		return store.Run{}, false, fmt.Errorf("source %q cannot read changes alone", name)
+	}
+	return r.runWith(ctx, sp, TriggerIncremental, false, inc.Changes)
+}
+
+func (r *Runner) runWith(ctx context.Context, sp *Spec, trigger string, confirm bool, read func(context.Context) (directory.Snapshot, bool, error)) (store.Run, bool, error) {
+	name := sp.Source.Name()
 	mu := r.locks[name]
 	mu.Lock()
 	defer mu.Unlock()
 	run := store.Run{Source: name, Trigger: trigger, Start: time.Now()}
-	err := r.run(ctx, sp, &run, confirm)
+	snap, changed, err := read(ctx)
+	if err == nil && !changed {
+		return run, false, nil
+	}
+	if err == nil {
+		err = r.apply(sp, snap, &run, confirm)
+	}
 	run.End = time.Now()
 	if err != nil {
 		run.Result, run.Error = store.RunFailed, err.Error()
@@ -120,14 +159,10 @@ func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (s
 	if run.Result == store.RunApplied && r.After != nil {
 		r.After()
 	}
-	return run, err
+	return run, true, err
 }
 
-func (r *Runner) run(ctx context.Context, sp *Spec, run *store.Run, confirm bool) error {
-	snap, err := sp.Source.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
+func (r *Runner) apply(sp *Spec, snap directory.Snapshot, run *store.Run, confirm bool) error {
 	pub, err := directory.Normalize(snap)
 	if err != nil {
 		return err
@@ -200,26 +235,44 @@ func reasonClass(reason string) string {
 	return reason
 }
 
-// Start runs every non-draft source once and then on its interval, until
-// ctx ends. It returns at once.
+// Start runs every source once, then fully on its interval and, for
+// incremental sources, on their incremental interval, until ctx ends. It
+// returns at once.
 func (r *Runner) Start(ctx context.Context) {
 	for _, n := range r.names {
 		sp := r.specs[n]
+		_, incremental := sp.Source.(Incremental)
 		go func() {
 			r.Run(ctx, n, TriggerStartup, false)
-			if sp.Interval <= 0 {
-				return
+			if sp.Draft {
+				return // previewed once; `orgdav check` previews on demand
 			}
-			t := time.NewTicker(sp.Interval)
-			defer t.Stop()
+			full, inc := ticker(sp.Interval), ticker(0)
+			if incremental {
+				inc = ticker(sp.Incremental)
+			}
+			defer full.Stop()
+			defer inc.Stop()
 			for {
 				select {
 				case <-ctx.Done():
 					return
-				case <-t.C:
+				case <-full.C:
 					r.Run(ctx, n, TriggerSchedule, false)
+				case <-inc.C:
+					r.RunChanges(ctx, n)
 				}
 			}
 		}()
 	}
+}
+
+// ticker ticks every d, or never when d is zero.
+func ticker(d time.Duration) *time.Ticker {
+	if d <= 0 {
+		t := time.NewTicker(time.Hour)
+		t.Stop()
+		return t
+	}
+	return time.NewTicker(d)
 }

@@ -73,7 +73,8 @@ func sources(cfg *config.Config, log *slog.Logger) ([]runner.Spec, []carddav.Log
 		src := directory.NewLDAPSource(lc, log)
 		opened = append(opened, src)
 		draft := sc.State == config.StateDraft
-		specs = append(specs, runner.Spec{Source: src, Draft: draft, Interval: sc.Schedule.Interval.Duration, MaxRemovalShare: *sc.MaxRemovalShare})
+		specs = append(specs, runner.Spec{Source: src, Draft: draft, Interval: sc.Schedule.Interval.Duration,
+			Incremental: sc.Schedule.Incremental.Duration, MaxRemovalShare: *sc.MaxRemovalShare})
 		if !draft {
 			logins = append(logins, src)
 		}
