@@ -155,3 +155,16 @@ func TestDemoIsDeterministicAndVaried(t *testing.T) {
 		t.Fatal("alice missing or without colleagues")
 	}
 }
+
+func TestValidPhone(t *testing.T) {
+	cases := map[string]bool{
+		"+49 151 1234567": true, "+1 (555) 010-0100": true, "030/123.45": true, "+1 555 0100 ext. 1001": true,
+		"555 0100 x 12": true, "5550100x12": true, "call me": false, "12": false, "+": false, "555 ext. ": false,
+		"+1 555 0100 ext. 1234567": false, "555-0100; drop table": false, "x123": false, "ext. 12": false,
+	}
+	for in, want := range cases {
+		if got := validPhone(in); got != want {
+			t.Errorf("validPhone(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

@@ -123,7 +123,8 @@ type LDAPSource struct {
 	loginMu   sync.Mutex // a second service connection for login look-ups,
 	loginConn *ldap.Conn // so logins do not wait for a long run
 
-	state *state // the last read, guarded by mu
+	state  *state // the last read, guarded by mu
+	useCSN bool   // the server keeps entryCSN (OpenLDAP); set by a full read
 }
 
 // NewLDAPSource builds a source; nothing is dialled until it is used.
@@ -235,13 +236,13 @@ func (s *LDAPSource) search(ctx context.Context, c *ldap.Conn, base string, scop
 type rawPerson struct {
 	Person
 	dn        string
-	managerDN string
+	managerDN string // normalised
 }
 
 type rawGroup struct {
 	g       Group
 	dn      string
-	members []string // member and uniqueMember DNs
+	members []string // member and uniqueMember DNs, normalised
 	uids    []string // memberUid values
 }
 
@@ -269,10 +270,16 @@ func (st *state) see(marker string) {
 	}
 }
 
-// markerAttr is the attribute every change raises.
+// markerAttr is the attribute every change raises: AD's uSNChanged;
+// OpenLDAP's entryCSN (microseconds and a change counter); else
+// modifyTimestamp, whose one-second resolution makes incremental reads
+// re-read the entries of the last second.
 func (s *LDAPSource) markerAttr() string {
-	if s.cfg.Kind == KindAD {
+	switch {
+	case s.cfg.Kind == KindAD:
 		return "uSNChanged"
+	case s.useCSN:
+		return "entryCSN"
 	}
 	return "modifyTimestamp"
 }
@@ -306,6 +313,20 @@ func (s *LDAPSource) readAll(ctx context.Context) (*state, error) {
 	c, err := s.service(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if s.cfg.Kind != KindAD {
+		// A server that keeps entryCSN on its root entries keeps it on all.
+		s.useCSN = false
+		for _, base := range s.cfg.PeopleBases {
+			res, err := c.Search(ldap.NewSearchRequest(base, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, int(s.cfg.Timeout.Seconds()), false,
+				"(objectClass=*)", []string{"entryCSN"}, nil))
+			if err != nil {
+				return nil, fmt.Errorf("ldap: read base %q: %w (check people.base_dns)", base, err)
+			}
+			if len(res.Entries) == 1 && res.Entries[0].GetAttributeValue("entryCSN") != "" {
+				s.useCSN = true
+			}
+		}
 	}
 	st := &state{people: map[string]*rawPerson{}, groups: map[string]*rawGroup{}, idByDN: map[string]string{},
 		skips: map[string]string{}, numeric: s.cfg.Kind == KindAD}
@@ -382,8 +403,12 @@ func (s *LDAPSource) putGroup(st *state, e *ldap.Entry) {
 	if name == "" {
 		name = e.GetAttributeValue("cn")
 	}
-	st.groups[id] = &rawGroup{g: Group{ID: id, Name: name}, dn: e.DN, uids: e.GetAttributeValues("memberUid"),
-		members: append(e.GetAttributeValues("member"), e.GetAttributeValues("uniqueMember")...)}
+	rg := &rawGroup{g: Group{ID: id, Name: name}, dn: e.DN, uids: e.GetAttributeValues("memberUid")}
+	for _, m := range append(e.GetAttributeValues("member"), e.GetAttributeValues("uniqueMember")...) {
+		m, _, _ = strings.Cut(m, "#") // uniqueMember's optional "#'0101'B" suffix
+		rg.members = append(rg.members, normDN(m))
+	}
+	st.groups[id] = rg
 }
 
 // markFlags evaluates the hidden and disabled filters on the server, so
@@ -586,9 +611,7 @@ func (s *LDAPSource) build() Snapshot {
 	for _, id := range gids {
 		rg := st.groups[id]
 		g := Group{ID: rg.g.ID, Name: rg.g.Name}
-		for _, m := range rg.members {
-			m, _, _ = strings.Cut(m, "#") // uniqueMember's optional "#'0101'B" suffix
-			n := normDN(m)
+		for _, n := range rg.members {
 			if pid, ok := st.idByDN[n]; ok {
 				g.Members = append(g.Members, pid)
 			} else if gid, ok := groupByDN[n]; ok {
@@ -610,7 +633,7 @@ func (s *LDAPSource) build() Snapshot {
 			continue
 		}
 		person := p.Person
-		person.ManagerID = st.idByDN[normDN(p.managerDN)]
+		person.ManagerID = st.idByDN[p.managerDN]
 		snap.People = append(snap.People, person)
 	}
 	dns := make([]string, 0, len(st.skips))
@@ -713,7 +736,10 @@ func (s *LDAPSource) mapPerson(e *ldap.Entry) (rawPerson, string) {
 	if err != nil {
 		return rawPerson{}, "no usable identifier: " + err.Error()
 	}
-	p := rawPerson{dn: e.DN, managerDN: s.attr(e, "manager")}
+	p := rawPerson{dn: e.DN}
+	if m := s.attr(e, "manager"); m != "" {
+		p.managerDN = normDN(m)
+	}
 	p.ID = id
 	for _, a := range s.cfg.LoginAttributes {
 		if v := e.GetEqualFoldAttributeValue(a); v != "" {

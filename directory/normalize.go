@@ -15,7 +15,6 @@ const MaxPhotoBytes = 100 << 10
 
 var (
 	sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
-	phoneRE      = regexp.MustCompile(`^\+?[0-9 ()./-]{3,30}([ ]?(x|ext\.?)[ ]?[0-9]{1,6})?$`)
 	birthdayRE   = regexp.MustCompile(`^([0-9]{4}|--)-?(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])$`)
 )
 
@@ -218,7 +217,7 @@ func cleanPerson(p *Person, skip func(format string, a ...any)) bool {
 			skip("phone %q of unknown kind %q dropped", ph.Number, ph.Kind)
 			continue
 		}
-		if !phoneRE.MatchString(ph.Number) {
+		if !validPhone(ph.Number) {
 			skip("invalid phone number %q dropped", ph.Number)
 			continue
 		}
@@ -258,6 +257,39 @@ func cleanPerson(p *Person, skip func(format string, a ...any)) bool {
 		}
 	}
 	return true
+}
+
+// validPhone accepts what people write for numbers: an optional +, then
+// 3-30 digits, spaces and ()./- , then an optional extension ("x 12",
+// "ext. 1234").
+func validPhone(s string) bool {
+	main, ext := s, ""
+	for _, sep := range []string{" ext. ", " ext.", " ext ", "ext.", "ext", " x ", " x", "x"} {
+		if i := strings.Index(s, sep); i > 0 {
+			main, ext = s[:i], s[i+len(sep):]
+			break
+		}
+	}
+	main = strings.TrimPrefix(main, "+")
+	if len(main) < 3 || len(main) > 30 || len(ext) > 6 || (ext == "" && main != strings.TrimPrefix(s, "+")) {
+		return false
+	}
+	digits := 0
+	for i := 0; i < len(main); i++ {
+		switch c := main[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == ' ' || c == '(' || c == ')' || c == '.' || c == '/' || c == '-':
+		default:
+			return false
+		}
+	}
+	for i := 0; i < len(ext); i++ {
+		if ext[i] < '0' || ext[i] > '9' {
+			return false
+		}
+	}
+	return digits > 0
 }
 
 func validEmail(e string) bool {

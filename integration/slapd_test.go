@@ -32,14 +32,14 @@ const (
 
 // slapd is a private OpenLDAP server in a temp dir on a free loopback port.
 type slapd struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	url  string
 	addr string
 	cmd  *exec.Cmd
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +113,16 @@ func startSlapd(t *testing.T, data string) *slapd {
 	need(t, "slapadd", "slapd")
 	if _, err := os.Stat("/usr/lib/ldap/back_mdb.so"); err != nil {
 		need(t, "slapd-modules-missing", "slapd")
+	}
+	return startSlapdB(t, data)
+}
+
+// startSlapdB starts slapd for a test or benchmark whose prerequisites
+// are checked.
+func startSlapdB(t testing.TB, data string) *slapd {
+	t.Helper()
+	if _, err := exec.LookPath("slapd"); err != nil {
+		t.Skip("slapd is not installed (Debian package slapd)")
 	}
 	dir := t.TempDir()
 	for _, d := range []string{"slapd.d", "data"} {
@@ -345,5 +355,11 @@ func metadataJPEG() []byte {
 func withTimeout(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
+	return ctx
+}
+
+func withTimeoutB(b testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	b.Cleanup(cancel)
 	return ctx
 }

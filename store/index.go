@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/orgdav/orgdav/directory"
@@ -207,8 +208,20 @@ func decodeSummary(name string, b []byte, intern map[string]string) (Item, error
 }
 
 // patchIndex derives the next index from the previous one and an apply's
-// changes (upserts sorted by name), without reading the database.
+// changes (upserts sorted by name), without reading the database. When
+// no card is added or removed and no updated card changed its login,
+// department or groups, the lookup maps are shared with the previous
+// index (both are immutable), which is the usual incremental run.
 func patchIndex(old *Index, upserts []Item, removed map[string]bool, rev, horizon uint64) *Index {
+	if len(removed) == 0 && sameShape(old, upserts) {
+		ix := *old
+		ix.Rev, ix.Horizon = rev, horizon
+		ix.Items = append([]Item(nil), old.Items...)
+		for i := range upserts {
+			ix.Items[old.byName[upserts[i].Name]] = upserts[i]
+		}
+		return &ix
+	}
 	items := make([]Item, 0, len(old.Items)+len(upserts)-len(removed))
 	j := 0
 	for i := range old.Items {
@@ -227,6 +240,17 @@ func patchIndex(old *Index, upserts []Item, removed map[string]bool, rev, horizo
 	}
 	items = append(items, upserts[j:]...)
 	return finishIndex(items, rev, horizon)
+}
+
+func sameShape(old *Index, upserts []Item) bool {
+	for i := range upserts {
+		u := &upserts[i]
+		o, ok := old.Lookup(u.Name)
+		if !ok || o.Username != u.Username || o.Dept != u.Dept || o.Kind != u.Kind || !slices.Equal(o.Groups, u.Groups) {
+			return false
+		}
+	}
+	return true
 }
 
 func finishIndex(items []Item, rev, horizon uint64) *Index {

@@ -94,7 +94,10 @@ func Open(path string, opt Options) (*Store, error) {
 	// The hashmap freelist keeps commits cheap on a large database. The
 	// freelist stays persisted: rebuilding it at open would read every
 	// page and keep the whole file resident.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+	// The initial mapping reserves address space (not memory) so the file
+	// can grow to 1 GiB without remapping, which copies every node of a
+	// large write transaction onto the heap.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType, InitialMmapSize: 1 << 30})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("store: open %s: the file is locked by another orgdav process; stop it or use another --data directory", path)
