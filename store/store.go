@@ -42,6 +42,9 @@ var (
 
 const schemaVersion = "1"
 
+// MaxWritesPerTx bounds the card writes of one transaction; see Apply.
+const MaxWritesPerTx = 10000
+
 // DefaultRetention is how long tombstones are kept. Sync tokens older than
 // the newest pruned tombstone are refused, so this is generous: a phone that
 // was off for months still syncs incrementally.
@@ -262,107 +265,128 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 	defer s.mu.Unlock()
 	old := s.idx.Load()
 	var res ApplyResult
+	// Deterministic order keeps revisions reproducible across runs.
+	names := make([]string, 0, len(want))
+	for n, d := range want {
+		if cur, exists := old.Lookup(n); !exists || cur.hash != d.hash {
+			names = append(names, n)
+		}
+	}
+	res.Unchanged = len(want) - len(names)
+	sort.Strings(names)
+	var gone []*Item
+	for i := range old.Items {
+		it := &old.Items[i]
+		if directory.SourceOf(it.Key) != pub.Source {
+			continue
+		}
+		if _, keep := want[it.Name]; !keep {
+			gone = append(gone, it)
+		}
+	}
 	var upserts []Item
 	removed := map[string]bool{}
-	var horizon uint64
+	horizon := old.Horizon
 	now := s.opt.Now()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		meta, items, sums, ch, tombs := tx.Bucket(bMeta), tx.Bucket(bItems), tx.Bucket(bSums), tx.Bucket(bChanges), tx.Bucket(bTombs)
-		// Names are written in sorted order: packed pages keep the file,
-		// and what a reader maps of it, small.
-		items.FillPercent, sums.FillPercent = 0.9, 0.9
-		rev := getU64(meta, kRev)
-		dirRev := getU64(meta, kDirRev)
-		// Deterministic order keeps revisions reproducible across runs.
-		names := make([]string, 0, len(want))
-		for n, d := range want {
-			if cur, exists := old.Lookup(n); !exists || cur.hash != d.hash {
-				names = append(names, n)
-			}
-		}
-		res.Unchanged = len(want) - len(names)
-		sort.Strings(names)
-		for _, name := range names {
-			d := want[name]
-			cur, exists := old.Lookup(name)
-			rev++
-			if exists {
-				res.Updated++
-				if err := ch.Delete(u64(cur.Rev)); err != nil {
+	// One transaction normally. A change set larger than MaxWritesPerTx
+	// (a first import of a large directory) is written in several, so the
+	// encoded records and bbolt's page buffers of 100,000 people are never
+	// in memory at once; readers still switch to the new index only once,
+	// at the end. A crash between them leaves part of that run applied,
+	// which the next run completes.
+	for start := 0; start == 0 || start < len(names); start += MaxWritesPerTx {
+		chunk := names[start:min(start+MaxWritesPerTx, len(names))]
+		last := start+MaxWritesPerTx >= len(names)
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			meta, items, sums, ch, tombs := tx.Bucket(bMeta), tx.Bucket(bItems), tx.Bucket(bSums), tx.Bucket(bChanges), tx.Bucket(bTombs)
+			// Names are written in sorted order: packed pages keep the
+			// file, and what a reader maps of it, small.
+			items.FillPercent, sums.FillPercent = 0.9, 0.9
+			rev := getU64(meta, kRev)
+			dirRev := getU64(meta, kDirRev)
+			for _, name := range chunk {
+				d := want[name]
+				cur, exists := old.Lookup(name)
+				rev++
+				if exists {
+					if err := ch.Delete(u64(cur.Rev)); err != nil {
+						return err
+					}
+				} else if err := clearTombstone(tx, name); err != nil {
 					return err
 				}
-			} else {
-				res.Added++
-				if err := clearTombstone(tx, name); err != nil {
+				data, err := d.encode()
+				if err != nil {
+					return fmt.Errorf("encode %s: %w", name, err)
+				}
+				if err := items.Put([]byte(name), encodeRecord(rev, d.hash, d.kind, data)); err != nil {
 					return err
 				}
+				if err := ch.Put(u64(rev), changeValue(opPut, now, name)); err != nil {
+					return err
+				}
+				var it Item
+				if d.kind == KindPerson {
+					it = personItem(name, rev, d.hash, d.person)
+				} else {
+					it = groupItem(name, rev, d.hash, d.group)
+				}
+				if err := sums.Put([]byte(name), encodeSummary(&it)); err != nil {
+					return err
+				}
+				upserts = append(upserts, it)
 			}
-			data, err := d.encode()
-			if err != nil {
-				return fmt.Errorf("encode %s: %w", name, err)
+			if last {
+				for _, it := range gone {
+					rev++
+					removed[it.Name] = true
+					for _, del := range []struct {
+						b *bolt.Bucket
+						k []byte
+					}{{items, []byte(it.Name)}, {sums, []byte(it.Name)}, {ch, u64(it.Rev)}} {
+						if err := del.b.Delete(del.k); err != nil {
+							return err
+						}
+					}
+					if err := ch.Put(u64(rev), changeValue(opDelete, now, it.Name)); err != nil {
+						return err
+					}
+					if err := tombs.Put(u64(rev), []byte(it.Name)); err != nil {
+						return err
+					}
+					if err := tx.Bucket(bTombIdx).Put([]byte(it.Name), u64(rev)); err != nil {
+						return err
+					}
+				}
+				if err := s.pruneTombstones(tx, now); err != nil {
+					return err
+				}
+				horizon = getU64(meta, kHorizon)
 			}
-			if err := items.Put([]byte(name), encodeRecord(rev, d.hash, d.kind, data)); err != nil {
-				return err
+			if len(chunk) > 0 || (last && len(gone) > 0) {
+				dirRev = rev
 			}
-			if err := ch.Put(u64(rev), changeValue(opPut, now, name)); err != nil {
-				return err
+			res.Rev = dirRev
+			putU64(meta, kRev, rev)
+			putU64(meta, kDirRev, dirRev)
+			return nil
+		})
+		if err != nil {
+			if len(upserts) > 0 {
+				// Earlier chunks are committed: the index must show them.
+				s.idx.Store(patchIndex(old, upserts, nil, upserts[len(upserts)-1].Rev, horizon))
 			}
-			var it Item
-			if d.kind == KindPerson {
-				it = personItem(name, rev, d.hash, d.person)
-			} else {
-				it = groupItem(name, rev, d.hash, d.group)
-			}
-			if err := sums.Put([]byte(name), encodeSummary(&it)); err != nil {
-				return err
-			}
-			upserts = append(upserts, it)
+			return ApplyResult{}, fmt.Errorf("store: apply source %q: %w", pub.Source, err)
 		}
-		for i := range old.Items {
-			it := &old.Items[i]
-			if directory.SourceOf(it.Key) != pub.Source {
-				continue
-			}
-			if _, keep := want[it.Name]; keep {
-				continue
-			}
-			rev++
-			res.Removed++
-			removed[it.Name] = true
-			if err := items.Delete([]byte(it.Name)); err != nil {
-				return err
-			}
-			if err := sums.Delete([]byte(it.Name)); err != nil {
-				return err
-			}
-			if err := ch.Delete(u64(it.Rev)); err != nil {
-				return err
-			}
-			if err := ch.Put(u64(rev), changeValue(opDelete, now, it.Name)); err != nil {
-				return err
-			}
-			if err := tombs.Put(u64(rev), []byte(it.Name)); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bTombIdx).Put([]byte(it.Name), u64(rev)); err != nil {
-				return err
-			}
-		}
-		if res.Changed() {
-			dirRev = rev
-		}
-		if err := s.pruneTombstones(tx, now); err != nil {
-			return err
-		}
-		horizon = getU64(meta, kHorizon)
-		res.Rev = dirRev
-		putU64(meta, kRev, rev)
-		putU64(meta, kDirRev, dirRev)
-		return nil
-	})
-	if err != nil {
-		return ApplyResult{}, fmt.Errorf("store: apply source %q: %w", pub.Source, err)
 	}
+	for _, it := range upserts {
+		if _, exists := old.Lookup(it.Name); exists {
+			res.Updated++
+		} else {
+			res.Added++
+		}
+	}
+	res.Removed = len(removed)
 	if res.Changed() || horizon != old.Horizon {
 		s.idx.Store(patchIndex(old, upserts, removed, res.Rev, horizon))
 	}

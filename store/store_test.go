@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -262,5 +263,32 @@ func TestMissingSummariesAreRebuiltFromRecords(t *testing.T) {
 	defer s.Close()
 	if !reflect.DeepEqual(s.Index().Items, want) {
 		t.Fatalf("rebuilt index differs:\n%+v\n%+v", s.Index().Items, want)
+	}
+}
+
+func TestLargeApplySpansTransactionsAndStaysConsistent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	s := open(t, path, Options{})
+	n := 2*MaxWritesPerTx + 7
+	ppl := make([]directory.Person, n)
+	for i := range ppl {
+		ppl[i] = person(fmt.Sprintf("id-%06d", i), fmt.Sprintf("P %d", i), fmt.Sprintf("D%d", i%5))
+	}
+	res, err := s.Apply(publish(t, ppl...))
+	if err != nil || res.Added != n+5 || s.Index().People != n {
+		t.Fatalf("large apply: %+v %v, people %d", res, err, s.Index().People)
+	}
+	if got := len(changes(t, s, 0)); got != n+5 || s.Index().Rev != uint64(n+5) {
+		t.Fatalf("change index has %d entries, rev %d", got, s.Index().Rev)
+	}
+	want := s.Index().Items
+	s.Close()
+	s = open(t, path, Options{})
+	defer s.Close()
+	if !reflect.DeepEqual(s.Index().Items, want) {
+		t.Fatal("index after reopen differs from the one built while applying")
+	}
+	if res, _ := s.Apply(publish(t, ppl...)); res.Changed() {
+		t.Fatalf("re-apply changed: %+v", res)
 	}
 }
