@@ -180,6 +180,11 @@ func renderPerson(e *directory.Entry, mask directory.FieldSet, v4 bool) []byte {
 	if mask.Has(directory.FieldWebsite) && e.Website != "" {
 		w.raw("URL", "", e.Website)
 	}
+	if mask.Has(directory.FieldIM) {
+		for _, im := range e.IMs {
+			w.raw("IMPP", "", im)
+		}
+	}
 	if mask.Has(directory.FieldEmployeeID) && e.EmployeeID != "" {
 		w.text("X-EMPLOYEE-ID", "", e.EmployeeID)
 	}

@@ -29,6 +29,7 @@ func goldenPerson() *directory.Entry {
 			Office:     "日本語のオフィス; 東京タワー, 3階 — a long office name that certainly needs folding",
 			Address:    &directory.Address{Street: "1 Example Street\nSuite 2", City: "Kraków", PostalCode: "31-001", Country: "Poland"},
 			Website:    "https://example.org/people/zoe",
+			IMs:        []string{"xmpp:zoe@example.org", "sip:zoe@example.org"},
 			Notes:      "Line one;\nline two, with comma",
 			Birthday:   "--05-17",
 			EmployeeID: "E000042",

@@ -47,6 +47,7 @@
 //	    notes: nobody
 //	    website: everyone
 //	    employee_id: managers
+//	    im: everyone
 //	# Directory sources. Without any, the demo organisation is served.
 //	sources:
 //	  - name: corp                 # part of every card's identity: never rename

@@ -171,6 +171,9 @@ func Demo(n int) Snapshot {
 		if i%13 == 0 {
 			p.Website = "https://example.org/people/" + p.Username
 		}
+		if i%6 == 0 {
+			p.IMs = []string{"xmpp:" + p.Username + "@chat.example.org"}
+		}
 		if i%17 == 0 {
 			p.Notes = fmt.Sprintf("Private note for %s:\nprefers email, not calls; keys, badge & laptop issued", p.DisplayName)
 		}

@@ -27,7 +27,7 @@ const (
 var MappingFields = []string{
 	"given_name", "family_name", "display_name", "email", "work_phone", "mobile", "home_phone", "fax",
 	"title", "department", "organization", "office", "street", "city", "region", "postal_code", "country",
-	"manager", "website", "notes", "birthday", "employee_id", "photo",
+	"manager", "website", "notes", "birthday", "employee_id", "photo", "im",
 }
 
 // DefaultMapping returns the attribute mapping of a kind of directory.
@@ -42,6 +42,7 @@ func DefaultMapping(kind string) map[string]string {
 	if kind == KindAD {
 		m["department"], m["organization"], m["country"] = "department", "company", "co"
 		m["website"], m["employee_id"], m["photo"] = "wWWHomePage", "employeeID", "thumbnailPhoto"
+		m["im"] = "msRTCSIP-PrimaryUserAddress" // Skype for Business / Teams SIP address
 		m["street"] = "streetAddress"
 	} else {
 		m["department"], m["organization"] = "departmentNumber", "o"
@@ -776,6 +777,7 @@ func (s *LDAPSource) mapPerson(e *ldap.Entry) (rawPerson, string) {
 		p.Website, _, _ = strings.Cut(p.Website, " ")
 	}
 	p.Notes = s.attr(e, "notes")
+	p.IMs = s.attrs(e, "im")
 	p.Birthday = ldapDate(s.attr(e, "birthday"))
 	p.EmployeeID = s.attr(e, "employee_id")
 	if a := s.cfg.Mapping["photo"]; a != "" {

@@ -25,14 +25,16 @@ type Person struct {
 	Office      string   `json:"office,omitempty"`
 	Address     *Address `json:"address,omitempty"`
 	// ManagerID is the directory ID of this person's manager in the same source.
-	ManagerID  string `json:"manager_id,omitempty"`
-	Website    string `json:"website,omitempty"`
-	Notes      string `json:"notes,omitempty"`
-	Birthday   string `json:"birthday,omitempty"` // YYYY-MM-DD, or --MM-DD without a year
-	EmployeeID string `json:"employee_id,omitempty"`
-	Photo      []byte `json:"photo,omitempty"` // JPEG
-	Hidden     bool   `json:"-"`
-	Disabled   bool   `json:"-"`
+	ManagerID string `json:"manager_id,omitempty"`
+	Website   string `json:"website,omitempty"`
+	// IMs are instant-messaging addresses as URIs (xmpp:, sip:, ...).
+	IMs        []string `json:"ims,omitempty"`
+	Notes      string   `json:"notes,omitempty"`
+	Birthday   string   `json:"birthday,omitempty"` // YYYY-MM-DD, or --MM-DD without a year
+	EmployeeID string   `json:"employee_id,omitempty"`
+	Photo      []byte   `json:"photo,omitempty"` // JPEG
+	Hidden     bool     `json:"-"`
+	Disabled   bool     `json:"-"`
 }
 
 // PhoneKind says what a phone number is for.

@@ -229,6 +229,17 @@ func cleanPerson(p *Person, skip func(format string, a ...any)) bool {
 	p.Company = cleanText(p.Company)
 	p.Office = cleanText(p.Office)
 	p.Website = cleanText(p.Website)
+	var ims []string
+	for _, im := range p.IMs {
+		im = strings.TrimSpace(im)
+		scheme, rest, ok := strings.Cut(im, ":")
+		if !ok || rest == "" || scheme == "" || strings.ContainsAny(im, " \t\r\n<>\"") {
+			skip("invalid IM address %q dropped (want a URI such as xmpp:name@example.org)", im)
+			continue
+		}
+		ims = append(ims, im)
+	}
+	p.IMs = ims
 	p.EmployeeID = cleanText(p.EmployeeID)
 	p.Notes = cleanMultiline(p.Notes)
 	p.ManagerID = strings.TrimSpace(p.ManagerID)

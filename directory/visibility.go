@@ -29,13 +29,14 @@ const (
 	FieldNotes
 	FieldWebsite
 	FieldEmployeeID
+	FieldIM
 	numFields
 )
 
 var fieldNames = [numFields]string{
 	"email", "work_phone", "mobile", "home_phone", "fax", "title", "department",
 	"organization", "office", "address", "manager", "photo", "birthday", "notes",
-	"website", "employee_id",
+	"website", "employee_id", "im",
 }
 
 func (f Field) String() string { return fieldNames[f] }
@@ -118,6 +119,7 @@ var DefaultAudiences = map[Field]Audience{
 	FieldNotes:        Nobody,
 	FieldWebsite:      Everyone,
 	FieldEmployeeID:   Managers,
+	FieldIM:           Everyone,
 }
 
 // NewRules builds rules from overrides on top of DefaultAudiences.
@@ -265,6 +267,7 @@ func Present(e *Entry) FieldSet {
 	set(FieldNotes, e.Notes != "")
 	set(FieldWebsite, e.Website != "")
 	set(FieldEmployeeID, e.EmployeeID != "")
+	set(FieldIM, len(e.IMs) > 0)
 	return s
 }
 

@@ -56,6 +56,7 @@ func (h *hashBuf) person(e *directory.Entry) {
 		h.str(s)
 	}
 	h.strs(p.Emails)
+	h.strs(p.IMs)
 	h.n(len(p.Phones))
 	for _, ph := range p.Phones {
 		h.str(string(ph.Kind))
