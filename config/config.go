@@ -73,6 +73,7 @@
 //	      exclude_groups: []
 //	      hidden_filter: (employeeType=hidden)     # the "list in directory" switch
 //	      disabled_filter: (employeeType=disabled) # ad also reads userAccountControl
+//	      include_contacts: false  # ad: also publish contact objects
 //	    groups:
 //	      base_dns: [ou=groups,dc=example,dc=org]
 //	      filter: (|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))
@@ -185,14 +186,15 @@ type Source struct {
 
 // PeopleScope says where people are and who is left out.
 type PeopleScope struct {
-	BaseDNs        []string `yaml:"base_dns"`
-	Scope          string   `yaml:"scope"`
-	Filter         string   `yaml:"filter"`
-	ExcludeOUs     []string `yaml:"exclude_ous"`
-	IncludeGroups  []string `yaml:"include_groups"`
-	ExcludeGroups  []string `yaml:"exclude_groups"`
-	HiddenFilter   string   `yaml:"hidden_filter"`
-	DisabledFilter string   `yaml:"disabled_filter"`
+	BaseDNs         []string `yaml:"base_dns"`
+	Scope           string   `yaml:"scope"`
+	Filter          string   `yaml:"filter"`
+	ExcludeOUs      []string `yaml:"exclude_ous"`
+	IncludeGroups   []string `yaml:"include_groups"`
+	ExcludeGroups   []string `yaml:"exclude_groups"`
+	HiddenFilter    string   `yaml:"hidden_filter"`
+	DisabledFilter  string   `yaml:"disabled_filter"`
+	IncludeContacts bool     `yaml:"include_contacts"`
 }
 
 // GroupScope says where groups are.

@@ -129,6 +129,9 @@ func (s *Source) validate(at string) error {
 	if (len(s.People.IncludeGroups) > 0 || len(s.People.ExcludeGroups) > 0) && len(s.Groups.BaseDNs) == 0 {
 		return bad("groups.base_dns", "needed to resolve people.include_groups / exclude_groups")
 	}
+	if s.People.IncludeContacts && s.Kind != directory.KindAD {
+		return bad("people.include_contacts", "only for kind ad")
+	}
 	if s.People.Scope != "sub" && s.People.Scope != "one" {
 		return bad("people.scope", "%q: want sub or one", s.People.Scope)
 	}
@@ -230,7 +233,7 @@ func (s *Source) LDAP() (directory.LDAPConfig, error) {
 		PeopleBases: s.People.BaseDNs, PeopleScope: scope, PeopleFilter: s.People.Filter,
 		GroupBases: s.Groups.BaseDNs, GroupFilter: s.Groups.Filter, ExcludeOUs: s.People.ExcludeOUs,
 		IncludeGroups: s.People.IncludeGroups, ExcludeGroups: s.People.ExcludeGroups,
-		HiddenFilter: s.People.HiddenFilter, DisabledFilter: s.People.DisabledFilter,
+		HiddenFilter: s.People.HiddenFilter, DisabledFilter: s.People.DisabledFilter, IncludeContacts: s.People.IncludeContacts,
 		IDAttribute: s.IDAttribute, LoginAttributes: s.LoginAttributes, Mapping: mapping,
 	}, nil
 }

@@ -73,6 +73,10 @@ type LDAPConfig struct {
 	IncludeGroups []string // DNs: only their (nested) members are published
 	ExcludeGroups []string // DNs: their (nested) members are not published
 
+	// IncludeContacts publishes AD contact objects (external people
+	// without an account) along with users.
+	IncludeContacts bool
+
 	HiddenFilter   string // people matching it are hidden ("list in directory" off)
 	DisabledFilter string // people matching it are disabled
 
@@ -138,6 +142,9 @@ func NewLDAPSource(cfg LDAPConfig, log *slog.Logger) *LDAPSource {
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.IncludeContacts {
+		cfg.PeopleFilter = "(|" + cfg.PeopleFilter + "(objectClass=contact))"
 	}
 	return &LDAPSource{cfg: cfg, log: log.With("source", cfg.Name)}
 }

@@ -194,8 +194,8 @@ func adSourceConfig() directory.LDAPConfig {
 		PeopleBases: []string{adBase}, PeopleScope: ldap.ScopeWholeSubtree,
 		PeopleFilter: directory.DefaultPeopleFilter(directory.KindAD),
 		GroupBases:   []string{adGroups}, GroupFilter: directory.DefaultGroupFilter(directory.KindAD),
-		HiddenFilter: "(employeeType=hidden)",
-		IDAttribute:  "objectGUID", LoginAttributes: []string{"sAMAccountName", "userPrincipalName"},
+		HiddenFilter: "(employeeType=hidden)", IncludeContacts: true,
+		IDAttribute: "objectGUID", LoginAttributes: []string{"sAMAccountName", "userPrincipalName"},
 		Mapping: directory.DefaultMapping(directory.KindAD),
 	}
 }
@@ -238,6 +238,13 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	contact := ldap.NewAddRequest("CN=Supplier Contact,"+adStaff, nil)
+	contact.Attribute("objectClass", []string{"top", "person", "organizationalPerson", "contact"})
+	contact.Attribute("displayName", []string{"Supplier Contact"})
+	contact.Attribute("mail", []string{"sales@supplier.example"})
+	if err := c.Add(contact); err != nil {
+		t.Fatal(err)
+	}
 	src := directory.NewLDAPSource(adSourceConfig(), nil)
 	defer src.Close()
 	ctx := withTimeout(t, 2*time.Minute)
@@ -255,13 +262,13 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 	}
 	// 60 users, less one disabled and one hidden, plus the accounts every
 	// domain has in its root: Administrator and provisioning's dns-dc1
-	// (Guest and krbtgt are disabled).
-	if len(pub.People) != 60 || byUser["Administrator"].ID == "" || byUser["dns-dc1"].ID == "" {
+	// (Guest and krbtgt are disabled), plus the contact (no login name).
+	if len(pub.People) != 61 || byUser["Administrator"].ID == "" || byUser["dns-dc1"].ID == "" || byUser[""].DisplayName != "Supplier Contact" {
 		names := []string{}
 		for u := range byUser {
 			names = append(names, u)
 		}
-		t.Fatalf("published %d people, want 60: %v", len(pub.People), names)
+		t.Fatalf("published %d people, want 61: %v", len(pub.People), names)
 	}
 	if _, ok := byUser["u07"]; ok {
 		t.Error("disabled account (userAccountControl bit 2) published")
