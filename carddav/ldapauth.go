@@ -24,7 +24,8 @@ type LoginSource interface {
 }
 
 // DirectoryAuth logs people in by binding to their directory as them. Only
-// people the store publishes get in (not disabled, in scope). Phones send
+// people in a source's scope and not disabled get in; hidden people (in no
+// book) may log in too. Phones send
 // credentials with every request, so successful logins are cached for a
 // short time under a salted hash of user and password; nothing in memory
 // reveals a password.
@@ -115,10 +116,10 @@ func (a *DirectoryAuth) login(ctx context.Context, user, pass string) (string, e
 			unavailable = err
 			continue
 		}
-		it, ok := a.Store.Index().Lookup(directory.CardUID(directory.PersonKey(src.Name(), id)))
+		it, ok := a.Store.Index().Account(directory.CardUID(directory.PersonKey(src.Name(), id)))
 		if !ok || it.Username == "" {
-			// Disabled, hidden or out of scope: the directory knows the
-			// password, but orgdav does not publish this person.
+			// Disabled or out of scope: the directory knows the password,
+			// but orgdav does not serve this person.
 			return "", ErrBadCredentials
 		}
 		return it.Username, nil

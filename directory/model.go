@@ -111,9 +111,11 @@ type GroupEntry struct {
 
 // Published is a normalised snapshot: what the store applies for one source.
 type Published struct {
-	Source  string
-	People  []Entry
-	Groups  []GroupEntry
+	Source string
+	People []Entry
+	Groups []GroupEntry
+	// Hidden people are in scope and may log in, but appear in no book.
+	Hidden  []Entry
 	Skipped []Skip
 }
 

@@ -50,6 +50,7 @@ func Normalize(s Snapshot) (*Published, error) {
 		pub.Skipped = append(pub.Skipped, Skip{ID: id, Reason: fmt.Sprintf(format, a...)})
 	}
 	byID := make(map[string]*Entry, len(s.People))
+	hidden := map[string]*Entry{}
 	order := make([]string, 0, len(s.People))
 	for i := range s.People {
 		p := s.People[i]
@@ -64,11 +65,15 @@ func Normalize(s Snapshot) (*Published, error) {
 		case p.Disabled:
 			skip(p.ID, "disabled")
 			continue
-		case p.Hidden:
-			skip(p.ID, "hidden")
-			continue
 		}
 		if !cleanPerson(&p, func(format string, a ...any) { skip(p.ID, format, a...) }) {
+			continue
+		}
+		if p.Hidden {
+			skip(p.ID, "hidden")
+			if hidden[p.ID] == nil && p.Username != "" {
+				hidden[p.ID] = &Entry{Key: PersonKey(s.Source, p.ID), Person: p}
+			}
 			continue
 		}
 		e := &Entry{Key: PersonKey(s.Source, p.ID), Person: p}
@@ -104,6 +109,13 @@ func Normalize(s Snapshot) (*Published, error) {
 			e := byID[strings.TrimPrefix(mk, PersonKey(s.Source, ""))]
 			e.Groups = append(e.Groups, key)
 		}
+		if len(hidden) > 0 {
+			for _, id := range memberIDs(g, groups) {
+				if h := hidden[id]; h != nil {
+					h.Groups = append(h.Groups, key)
+				}
+			}
+		}
 	}
 
 	depts := map[string][]string{}
@@ -118,6 +130,9 @@ func Normalize(s Snapshot) (*Published, error) {
 			e.ManagerName = m.DisplayName
 			m.IsManager = true
 		} else {
+			if h := hidden[e.ManagerID]; h != nil {
+				h.IsManager = true
+			}
 			e.ManagerID = ""
 		}
 	}
@@ -127,6 +142,12 @@ func Normalize(s Snapshot) (*Published, error) {
 	}
 	sort.Slice(pub.Groups, func(i, j int) bool { return pub.Groups[i].Key < pub.Groups[j].Key })
 
+	for _, h := range hidden {
+		sort.Strings(h.Groups)
+		h.ManagerID = ""
+		pub.Hidden = append(pub.Hidden, *h)
+	}
+	sort.Slice(pub.Hidden, func(i, j int) bool { return pub.Hidden[i].Key < pub.Hidden[j].Key })
 	pub.People = make([]Entry, 0, len(order))
 	for _, id := range order {
 		pub.People = append(pub.People, *byID[id])

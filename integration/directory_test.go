@@ -172,7 +172,7 @@ func TestDirectoryFromSlapdEndToEnd(t *testing.T) {
 		{people[9].mails[0], vpass, http.StatusMultiStatus},
 		{people[11].uid, "wrong", http.StatusUnauthorized},
 		{disabled, "pw-" + disabled, http.StatusUnauthorized},
-		{hidden, "pw-" + hidden, http.StatusUnauthorized},
+		{hidden, "pw-" + hidden, http.StatusMultiStatus}, // in no book, but may log in
 		{"nobody", "pw-nobody", http.StatusUnauthorized},
 		{"*", vpass, http.StatusUnauthorized},
 		{"user0001*", "pw-user00012", http.StatusUnauthorized},
@@ -185,6 +185,14 @@ func TestDirectoryFromSlapdEndToEnd(t *testing.T) {
 		}
 	}
 
+	// A hidden person sees the book and is not in it.
+	if changed, _, _ := dav.syncBook(hidden, "pw-"+hidden, ""); len(changed) < 250 {
+		t.Errorf("hidden person sees %d cards", len(changed))
+	}
+	if code, body := dav.do("REPORT", "/dav/books/"+hidden+"/company/", hidden, "pw-"+hidden,
+		`<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/></D:prop><C:filter><C:prop-filter name="UID"><C:text-match match-type="equals">`+cardUID(srv, hidden)+`</C:text-match></C:prop-filter></C:filter></C:addressbook-query>`); code != http.StatusMultiStatus || strings.Contains(body, "<D:response>") {
+		t.Errorf("hidden person's own card is in the book: %d %s", code, body)
+	}
 	// With default settings (incremental runs every 30s) a change in LDAP
 	// reaches phones within a minute.
 	_, _, token := dav.syncBook(viewer, vpass, "")

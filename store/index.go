@@ -40,6 +40,10 @@ type Index struct {
 	byUser  map[string]int32
 	byDept  map[string][]int32
 	byGroup map[string][]int32
+
+	// hidden are people who may log in but appear in no book.
+	hidden       []Item
+	hiddenByUser map[string]int32
 }
 
 // Lookup finds a card by name.
@@ -51,13 +55,69 @@ func (ix *Index) Lookup(name string) (*Item, bool) {
 	return &ix.Items[i], true
 }
 
-// User finds the person card of a login name (case-insensitive).
+// User finds the account of a login name (case-insensitive): a published
+// person, or a hidden one, who may log in but is in no book.
 func (ix *Index) User(username string) (*Item, bool) {
-	i, ok := ix.byUser[strings.ToLower(username)]
-	if !ok {
-		return nil, false
+	if i, ok := ix.byUser[strings.ToLower(username)]; ok {
+		return &ix.Items[i], true
 	}
-	return &ix.Items[i], true
+	if i, ok := ix.hiddenByUser[strings.ToLower(username)]; ok {
+		return &ix.hidden[i], true
+	}
+	return nil, false
+}
+
+// Account finds a person who may log in by card name, published or hidden.
+func (ix *Index) Account(name string) (*Item, bool) {
+	if it, ok := ix.Lookup(name); ok && it.Kind == KindPerson {
+		return it, true
+	}
+	for i := range ix.hidden {
+		if ix.hidden[i].Name == name {
+			return &ix.hidden[i], true
+		}
+	}
+	return nil, false
+}
+
+// withHidden returns a copy of the index with one source's hidden accounts
+// replaced.
+func (ix *Index) withHidden(source string, items []Item) *Index {
+	n := *ix
+	n.hidden = nil
+	for _, it := range ix.hidden {
+		if directory.SourceOf(it.Key) != source {
+			n.hidden = append(n.hidden, it)
+		}
+	}
+	n.hidden = append(n.hidden, items...)
+	n.hiddenByUser = map[string]int32{}
+	for i, it := range n.hidden {
+		if it.Username != "" {
+			n.hiddenByUser[strings.ToLower(it.Username)] = int32(i)
+		}
+	}
+	return &n
+}
+
+// sameAccounts reports whether a source's hidden accounts are unchanged.
+func sameAccounts(ix *Index, source string, items []Item) bool {
+	var cur []Item
+	for _, it := range ix.hidden {
+		if directory.SourceOf(it.Key) == source {
+			cur = append(cur, it)
+		}
+	}
+	if len(cur) != len(items) {
+		return false
+	}
+	for i := range cur {
+		if cur[i].Name != items[i].Name || cur[i].Username != items[i].Username || cur[i].Dept != items[i].Dept ||
+			cur[i].Manager != items[i].Manager || !slices.Equal(cur[i].Groups, items[i].Groups) {
+			return false
+		}
+	}
+	return true
 }
 
 // InDepartment returns the positions in Items of a department's people.
@@ -110,9 +170,45 @@ func (s *Store) rebuildIndex() error {
 	if err != nil {
 		return err
 	}
+	var hidden []Item
+	err = s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bHidden).ForEach(func(k, v []byte) error {
+			it, err := decodeSummary(string(k), v, intern)
+			if err != nil {
+				return fmt.Errorf("store: hidden account %s: %w", k, err)
+			}
+			hidden = append(hidden, it)
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
 	// bbolt iterates keys in byte order, the order listings use.
-	s.idx.Store(finishIndex(items, rev, horizon))
+	ix := finishIndex(items, rev, horizon)
+	for _, src := range sourcesOf(hidden) {
+		var mine []Item
+		for _, it := range hidden {
+			if directory.SourceOf(it.Key) == src {
+				mine = append(mine, it)
+			}
+		}
+		ix = ix.withHidden(src, mine)
+	}
+	s.idx.Store(ix)
 	return nil
+}
+
+func sourcesOf(items []Item) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, it := range items {
+		if src := directory.SourceOf(it.Key); !seen[src] {
+			seen[src] = true
+			out = append(out, src)
+		}
+	}
+	return out
 }
 
 func resummarise(recs, sums *bolt.Bucket) error {
@@ -239,7 +335,9 @@ func patchIndex(old *Index, upserts []Item, removed map[string]bool, rev, horizo
 		}
 	}
 	items = append(items, upserts[j:]...)
-	return finishIndex(items, rev, horizon)
+	ix := finishIndex(items, rev, horizon)
+	ix.hidden, ix.hiddenByUser = old.hidden, old.hiddenByUser
+	return ix
 }
 
 func sameShape(old *Index, upserts []Item) bool {

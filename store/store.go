@@ -26,6 +26,7 @@ var (
 	bMeta    = []byte("meta")
 	bItems   = []byte("items")
 	bSums    = []byte("summaries")
+	bHidden  = []byte("hidden-accounts") // name -> summary of people who may log in but are in no book
 	bChanges = []byte("changes")
 	bTombs   = []byte("tombstones")
 	bTombIdx = []byte("tombstones-by-name")
@@ -120,7 +121,7 @@ func Open(path string, opt Options) (*Store, error) {
 }
 
 func (s *Store) init(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bMeta, bItems, bSums, bChanges, bTombs, bTombIdx, bViews, bUsers, bRuns} {
+	for _, b := range [][]byte{bMeta, bItems, bSums, bHidden, bChanges, bTombs, bTombIdx, bViews, bUsers, bRuns} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("store: create bucket %s: %w", b, err)
 		}
@@ -284,6 +285,13 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 			gone = append(gone, it)
 		}
 	}
+	var hidden []Item
+	for i := range pub.Hidden {
+		e := &pub.Hidden[i]
+		hidden = append(hidden, personItem(directory.CardUID(e.Key), 0, [16]byte{}, e))
+	}
+	sort.Slice(hidden, func(i, j int) bool { return hidden[i].Name < hidden[j].Name })
+	hiddenChanged := !sameAccounts(old, pub.Source, hidden)
 	var upserts []Item
 	removed := map[string]bool{}
 	horizon := old.Horizon
@@ -362,6 +370,21 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 					return err
 				}
 				horizon = getU64(meta, kHorizon)
+				if hiddenChanged {
+					hb := tx.Bucket(bHidden)
+					for _, it := range old.hidden {
+						if directory.SourceOf(it.Key) == pub.Source {
+							if err := hb.Delete([]byte(it.Name)); err != nil {
+								return err
+							}
+						}
+					}
+					for i := range hidden {
+						if err := hb.Put([]byte(hidden[i].Name), encodeSummary(&hidden[i])); err != nil {
+							return err
+						}
+					}
+				}
 			}
 			if len(chunk) > 0 || (last && len(gone) > 0) {
 				dirRev = rev
@@ -387,8 +410,12 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 		}
 	}
 	res.Removed = len(removed)
-	if res.Changed() || horizon != old.Horizon {
-		s.idx.Store(patchIndex(old, upserts, removed, res.Rev, horizon))
+	if res.Changed() || horizon != old.Horizon || hiddenChanged {
+		ix := patchIndex(old, upserts, removed, res.Rev, horizon)
+		if hiddenChanged {
+			ix = ix.withHidden(pub.Source, hidden)
+		}
+		s.idx.Store(ix)
 	}
 	return res, nil
 }

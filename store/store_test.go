@@ -292,3 +292,42 @@ func TestLargeApplySpansTransactionsAndStaysConsistent(t *testing.T) {
 		t.Fatalf("re-apply changed: %+v", res)
 	}
 }
+
+func TestHiddenPeopleHaveAccountsButNoCards(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	s := open(t, path, Options{})
+	h := person("h", "Hidden Hanna", "X")
+	h.Hidden = true
+	s.Apply(publish(t, person("a", "Ann", "X"), h))
+	check := func(s *Store) {
+		t.Helper()
+		ix := s.Index()
+		if ix.People != 1 {
+			t.Fatalf("hidden person listed: %d people", ix.People)
+		}
+		for _, it := range ix.Items {
+			if it.Username == "h" {
+				t.Fatal("hidden person has a card")
+			}
+		}
+		it, ok := ix.User("H")
+		if !ok || it.Dept != "X" {
+			t.Fatalf("hidden person cannot log in: %+v %v", it, ok)
+		}
+		if _, ok := ix.Account(directory.CardUID(directory.PersonKey("src", "h"))); !ok {
+			t.Fatal("hidden account not found by name")
+		}
+	}
+	check(s)
+	s.Close()
+	s = open(t, path, Options{})
+	defer s.Close()
+	check(s)
+	if res, _ := s.Apply(publish(t, person("a", "Ann", "X"), h)); res.Changed() {
+		t.Fatalf("re-apply changed: %+v", res)
+	}
+	s.Apply(publish(t, person("a", "Ann", "X")))
+	if _, ok := s.Index().User("h"); ok {
+		t.Fatal("a person gone from the directory can still log in")
+	}
+}
