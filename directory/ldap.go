@@ -212,7 +212,11 @@ func (s *LDAPSource) service(ctx context.Context) (*ldap.Conn, error) {
 // directory is never held as one result. Continuation references (AD's
 // referral to CN=Configuration) are skipped: people live in the base.
 func (s *LDAPSource) search(ctx context.Context, c *ldap.Conn, base string, scope int, filter string, attrs []string, fn func(*ldap.Entry) error) error {
-	paging := ldap.NewControlPaging(uint32(s.cfg.PageSize))
+	return s.searchPaged(ctx, c, base, scope, filter, attrs, s.cfg.PageSize, fn)
+}
+
+func (s *LDAPSource) searchPaged(ctx context.Context, c *ldap.Conn, base string, scope int, filter string, attrs []string, pageSize int, fn func(*ldap.Entry) error) error {
+	paging := ldap.NewControlPaging(uint32(pageSize))
 	for page := 0; ; page++ {
 		req := ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 0, int(s.cfg.Timeout.Seconds()), false, filter, attrs, []ldap.Control{paging})
 		resp := c.SearchAsync(ctx, req, 256)
@@ -443,10 +447,47 @@ func (s *LDAPSource) markFlags(ctx context.Context, c *ldap.Conn, st *state) err
 		}
 	}
 	for id, p := range st.people {
-		p.Hidden = hidden[id]
-		if s.cfg.Kind != KindAD || s.cfg.DisabledFilter != "" {
-			p.Disabled = disabled[id] || (s.cfg.Kind == KindAD && p.Disabled)
+		s.setFlags(st, id, p, hidden[id], disabled[id])
+	}
+	return nil
+}
+
+// setFlags applies filter results to one person, replacing the entry when
+// they change it (entries are shared between states).
+func (s *LDAPSource) setFlags(st *state, id string, p *rawPerson, hidden, disabled bool) {
+	d := p.Disabled
+	if s.cfg.Kind != KindAD || s.cfg.DisabledFilter != "" {
+		d = disabled || (s.cfg.Kind == KindAD && p.Disabled)
+	}
+	if p.Hidden == hidden && p.Disabled == d {
+		return
+	}
+	n := *p
+	n.Hidden, n.Disabled = hidden, d
+	st.people[id] = &n
+}
+
+// markFlagsOf evaluates the hidden and disabled filters for the given
+// people only: a base-scope search per entry and filter.
+func (s *LDAPSource) markFlagsOf(ctx context.Context, c *ldap.Conn, st *state, ids []string) error {
+	for _, id := range ids {
+		p := st.people[id]
+		if p == nil {
+			continue
 		}
+		var flags [2]bool
+		for i, f := range []string{s.cfg.HiddenFilter, s.cfg.DisabledFilter} {
+			if f == "" {
+				continue
+			}
+			res, err := c.Search(ldap.NewSearchRequest(p.dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, int(s.cfg.Timeout.Seconds()), false,
+				"(&"+s.cfg.PeopleFilter+f+")", []string{"1.1"}, nil))
+			if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+				return fmt.Errorf("ldap: check %q against %s: %w", p.dn, f, err)
+			}
+			flags[i] = err == nil && len(res.Entries) == 1
+		}
+		s.setFlags(st, id, p, flags[0], flags[1])
 	}
 	return nil
 }
@@ -485,6 +526,7 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 	since := "(" + s.markerAttr() + ">=" + ldap.EscapeFilter(st.hwm) + ")"
 	attrs := s.personAttributes()
 	present := map[string]bool{}
+	var touched []string
 	for _, base := range s.cfg.PeopleBases {
 		if st.hwm != "" {
 			if err := s.search(ctx, c, base, s.cfg.PeopleScope, "(&"+s.cfg.PeopleFilter+since+")", attrs, func(e *ldap.Entry) error {
@@ -498,13 +540,16 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 				if !samePerson(before, st.people[id]) || beforeSkip != st.skips[n] {
 					changed = true
 				}
+				touched = append(touched, id)
 				return nil
 			}); err != nil {
 				return false, err
 			}
 		}
-		if err := s.search(ctx, c, base, s.cfg.PeopleScope, s.cfg.PeopleFilter, []string{s.cfg.IDAttribute}, func(e *ldap.Entry) error {
-			if id, err := s.entryID(e); err == nil {
+		// DNs only, in large pages: the entries just read are in idByDN
+		// under their current DN, so a listed DN names a person still there.
+		if err := s.searchPaged(ctx, c, base, s.cfg.PeopleScope, s.cfg.PeopleFilter, []string{"1.1"}, max(s.cfg.PageSize, 5000), func(e *ldap.Entry) error {
+			if id, ok := st.idByDN[normDN(e.DN)]; ok {
 				present[id] = true
 			}
 			return nil
@@ -519,15 +564,16 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 			changed = true
 		}
 	}
-	flags := map[string][2]bool{}
-	for id, p := range st.people {
-		flags[id] = [2]bool{p.Hidden, p.Disabled}
-	}
-	if err := s.markFlags(ctx, c, st); err != nil {
-		return false, err
-	}
-	for id, p := range st.people {
-		if flags[id] != [2]bool{p.Hidden, p.Disabled} {
+	// Flags change with an attribute of the entry, which moves its change
+	// marker: only the entries just read need the filters. Filters that
+	// depend on other entries (AD's memberOf) are re-evaluated by the full
+	// run on schedule.interval.
+	for _, id := range touched {
+		before := st.people[id]
+		if err := s.markFlagsOf(ctx, c, st, []string{id}); err != nil {
+			return false, err
+		}
+		if before != st.people[id] {
 			changed = true
 		}
 	}
@@ -577,9 +623,10 @@ func samePerson(a, b *rawPerson) bool {
 func (st *state) clone() *state {
 	c := &state{people: make(map[string]*rawPerson, len(st.people)), groups: make(map[string]*rawGroup, len(st.groups)),
 		idByDN: make(map[string]string, len(st.idByDN)), skips: make(map[string]string, len(st.skips)), hwm: st.hwm, numeric: st.numeric}
+	// Entries are never changed in place once stored (putPerson and
+	// markFlags replace them), so the clone shares them.
 	for k, v := range st.people {
-		p := *v
-		c.people[k] = &p
+		c.people[k] = v
 	}
 	for k, v := range st.groups {
 		c.groups[k] = v
@@ -597,16 +644,17 @@ func (st *state) clone() *state {
 // to IDs, dangling members dropped, the include/exclude groups applied.
 func (s *LDAPSource) build() Snapshot {
 	st := s.state
-	snap := Snapshot{Source: s.cfg.Name}
-	ids := make([]string, 0, len(st.people))
-	for id := range st.people {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	byUID := map[string]string{}
-	for _, id := range ids {
-		if u := st.people[id].Username; u != "" {
-			byUID[strings.ToLower(u)] = id
+	snap := Snapshot{Source: s.cfg.Name, People: make([]Person, 0, len(st.people))}
+	var byUID map[string]string // only posixGroup's memberUid needs it
+	for _, g := range st.groups {
+		if len(g.uids) > 0 {
+			byUID = map[string]string{}
+			for id, p := range st.people {
+				if p.Username != "" {
+					byUID[strings.ToLower(p.Username)] = id
+				}
+			}
+			break
 		}
 	}
 	groupByDN := map[string]string{}
@@ -634,8 +682,8 @@ func (s *LDAPSource) build() Snapshot {
 		snap.Groups = append(snap.Groups, g)
 	}
 	keep := s.groupScope(snap.Groups, groupByDN)
-	for _, id := range ids {
-		p := st.people[id]
+	// Map order: Normalize sorts what it publishes.
+	for id, p := range st.people {
 		if keep != nil && !keep(id) {
 			snap.Skips = append(snap.Skips, Skip{ID: p.dn, Reason: "outside the include/exclude groups"})
 			continue
