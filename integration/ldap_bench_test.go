@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/orgdav/orgdav/directory"
+	"github.com/orgdav/orgdav/runner"
 	"github.com/orgdav/orgdav/store"
 )
 
@@ -37,23 +39,17 @@ func BenchmarkLDAPImportAndIncremental(b *testing.B) {
 			b.Fatal(err)
 		}
 		src := directory.NewLDAPSource(cfg, nil)
+		r := runner.New(st, []runner.Spec{{Source: src, MaxRemovalShare: 0.1}}, slog.New(slog.DiscardHandler), nil)
 		var peak uint64
 		stopPeak := samplePeak(&peak)
 		start := time.Now()
-		snap, err := src.Snapshot(withTimeoutB(b))
-		if err != nil {
-			b.Fatal(err)
-		}
-		pub, err := directory.Normalize(snap)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := st.Apply(pub); err != nil {
-			b.Fatal(err)
+		run, err := r.Run(withTimeoutB(b), "corp", runner.TriggerStartup, false)
+		if err != nil || run.Result != store.RunApplied {
+			b.Fatalf("full run: %+v %v", run, err)
 		}
 		full := time.Since(start)
 		stopPeak()
-		time.Sleep(1100 * time.Millisecond) // modifyTimestamp resolution
+		time.Sleep(1100 * time.Millisecond) // a distinct change marker
 		c, _ := ldap.DialURL(srv.url)
 		c.Bind(adminDN, adminPass)
 		mod := ldap.NewModifyRequest(dnOf(people[n/2]), nil)
@@ -63,20 +59,15 @@ func BenchmarkLDAPImportAndIncremental(b *testing.B) {
 		}
 		c.Close()
 		start = time.Now()
-		snap, changed, err := src.Changes(withTimeoutB(b))
-		if err != nil || !changed {
-			b.Fatalf("incremental: %v %v", changed, err)
-		}
-		pub, _ = directory.Normalize(snap)
-		res, err := st.Apply(pub)
-		if err != nil || res.Updated != 1 {
-			b.Fatalf("incremental apply: %+v %v", res, err)
+		run, ran, err := r.RunChanges(withTimeoutB(b), "corp")
+		if err != nil || !ran || run.Updated != 1 {
+			b.Fatalf("incremental run: %+v %v %v", run, ran, err)
 		}
 		inc := time.Since(start)
 		b.ReportMetric(full.Seconds(), "full-import-s")
 		b.ReportMetric(inc.Seconds(), "incremental-s")
 		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
-		b.ReportMetric(float64(len(pub.People)), "people")
+		b.ReportMetric(float64(run.Published), "people")
 		src.Close()
 		st.Close()
 	}

@@ -110,6 +110,7 @@ func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (s
 	return run, err
 }
 
+
 // RunChanges runs an incremental source's changes; a run that finds none
 // is not logged. It reports whether a run happened.
 func (r *Runner) RunChanges(ctx context.Context, name string) (store.Run, bool, error) {
@@ -163,11 +164,12 @@ func (r *Runner) runWith(ctx context.Context, sp *Spec, trigger string, confirm 
 }
 
 func (r *Runner) apply(sp *Spec, snap directory.Snapshot, run *store.Run, confirm bool) error {
+	run.Seen = len(snap.People)
+	// snap is not used after this: its copies can go while the store writes.
 	pub, err := directory.Normalize(snap)
 	if err != nil {
 		return err
 	}
-	run.Seen = len(snap.People)
 	run.Published = len(pub.People)
 	run.Skipped = len(pub.Skipped)
 	if len(pub.Skipped) > 0 {
