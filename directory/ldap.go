@@ -243,6 +243,8 @@ func (s *LDAPSource) searchPaged(ctx context.Context, c *ldap.Conn, base string,
 	}
 }
 
+const reasonExcludedOU = "in an excluded OU"
+
 // rawPerson is an entry before the whole snapshot is known: its manager
 // and group memberships are still DNs.
 type rawPerson struct {
@@ -374,7 +376,7 @@ func (s *LDAPSource) putPerson(st *state, e *ldap.Entry) {
 	st.see(e.GetAttributeValue(s.markerAttr()))
 	n := normDN(e.DN)
 	if s.excludedOU(e.DN) {
-		st.skips[n] = "in an excluded OU"
+		st.skips[n] = reasonExcludedOU
 		if id, ok := st.idByDN[n]; ok {
 			delete(st.people, id)
 			delete(st.idByDN, n)
@@ -685,7 +687,7 @@ func (s *LDAPSource) build() Snapshot {
 	// Map order: Normalize sorts what it publishes.
 	for id, p := range st.people {
 		if keep != nil && !keep(id) {
-			snap.Skips = append(snap.Skips, Skip{ID: p.dn, Reason: "outside the include/exclude groups"})
+			snap.Skips = append(snap.Skips, Skip{ID: p.dn, Reason: "outside the include/exclude groups", Excluded: true})
 			continue
 		}
 		person := p.Person
@@ -698,7 +700,7 @@ func (s *LDAPSource) build() Snapshot {
 	}
 	sort.Strings(dns)
 	for _, dn := range dns {
-		snap.Skips = append(snap.Skips, Skip{ID: dn, Reason: st.skips[dn]})
+		snap.Skips = append(snap.Skips, Skip{ID: dn, Reason: st.skips[dn], Excluded: st.skips[dn] == reasonExcludedOU})
 	}
 	return snap
 }

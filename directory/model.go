@@ -123,6 +123,9 @@ type Published struct {
 type Skip struct {
 	ID     string
 	Reason string
+	// Excluded marks people left out by design (hidden, disabled, out of
+	// scope), as opposed to entries or values that are wrong.
+	Excluded bool
 }
 
 // cardNamespace roots card UIDs; changing it would change every UID.

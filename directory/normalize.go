@@ -63,14 +63,14 @@ func Normalize(s Snapshot) (*Published, error) {
 			skip(p.ID, "duplicate directory id")
 			continue
 		case p.Disabled:
-			skip(p.ID, "disabled")
+			pub.Skipped = append(pub.Skipped, Skip{ID: p.ID, Reason: "disabled", Excluded: true})
 			continue
 		}
 		if !cleanPerson(&p, func(format string, a ...any) { skip(p.ID, format, a...) }) {
 			continue
 		}
 		if p.Hidden {
-			skip(p.ID, "hidden")
+			pub.Skipped = append(pub.Skipped, Skip{ID: p.ID, Reason: "hidden", Excluded: true})
 			if hidden[p.ID] == nil && p.Username != "" {
 				hidden[p.ID] = &Entry{Key: PersonKey(s.Source, p.ID), Person: p}
 			}

@@ -174,8 +174,20 @@ func (r *Runner) apply(sp *Spec, snap directory.Snapshot, run *store.Run, confir
 	run.Skipped = len(pub.Skipped)
 	if len(pub.Skipped) > 0 {
 		run.SkipReasons = map[string]int{}
+		problems := 0
 		for _, s := range pub.Skipped {
 			run.SkipReasons[reasonClass(s.Reason)]++
+			if s.Excluded {
+				continue
+			}
+			// Every skip is counted in the run log; the first problems are
+			// logged one by one so an admin sees which entries to fix.
+			if problems++; problems <= maxLoggedSkips {
+				r.log.Warn("directory entry or value skipped", "source", sp.Source.Name(), "entry", s.ID, "reason", s.Reason)
+			}
+		}
+		if problems > maxLoggedSkips {
+			r.log.Warn("more entries or values skipped; see orgdav logs for counts by reason", "source", sp.Source.Name(), "more", problems-maxLoggedSkips)
 		}
 	}
 	if sp.Draft {
@@ -202,6 +214,9 @@ func (r *Runner) apply(sp *Spec, snap directory.Snapshot, run *store.Run, confir
 	}
 	return nil
 }
+
+// maxLoggedSkips bounds the skips logged one by one per run.
+const maxLoggedSkips = 20
 
 // holdReason says why a run must wait for confirmation: it finds nobody,
 // or it would remove more than the allowed share of the source's people.
