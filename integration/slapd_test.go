@@ -32,11 +32,12 @@ const (
 
 // slapd is a private OpenLDAP server in a temp dir on a free loopback port.
 type slapd struct {
-	t    testing.TB
-	dir  string
-	url  string
-	addr string
-	cmd  *exec.Cmd
+	t       testing.TB
+	dir     string
+	url     string
+	addr    string
+	tlsAddr string // also serving ldaps:// when set
+	cmd     *exec.Cmd
 }
 
 func freePort(t testing.TB) string {
@@ -120,6 +121,12 @@ func startSlapd(t *testing.T, data string) *slapd {
 // startSlapdB starts slapd for a test or benchmark whose prerequisites
 // are checked.
 func startSlapdB(t testing.TB, data string) *slapd {
+	return startSlapdWith(t, data, "")
+}
+
+// startSlapdWith starts slapd; tlsConfig holds cn=config TLS attribute
+// lines, and then slapd also listens for ldaps://.
+func startSlapdWith(t testing.TB, data, tlsConfig string) *slapd {
 	t.Helper()
 	if _, err := exec.LookPath("slapd"); err != nil {
 		t.Skip("slapd is not installed (Debian package slapd)")
@@ -131,7 +138,11 @@ func startSlapdB(t testing.TB, data string) *slapd {
 		}
 	}
 	cfg := filepath.Join(dir, "config.ldif")
-	os.WriteFile(cfg, []byte(strings.ReplaceAll(slapdConfig, "DIR", dir)), 0o600)
+	conf := strings.ReplaceAll(slapdConfig, "DIR", dir)
+	if tlsConfig != "" {
+		conf = strings.Replace(conf, "olcPidFile: "+dir+"/slapd.pid\n", "olcPidFile: "+dir+"/slapd.pid\n"+tlsConfig, 1)
+	}
+	os.WriteFile(cfg, []byte(conf), 0o600)
 	run := func(name string, args ...string) {
 		out, err := exec.Command(name, args...).CombinedOutput()
 		if err != nil {
@@ -143,6 +154,9 @@ func startSlapdB(t testing.TB, data string) *slapd {
 	os.WriteFile(dataFile, []byte(data), 0o600)
 	run("slapadd", "-q", "-w", "-n1", "-F", filepath.Join(dir, "slapd.d"), "-l", dataFile)
 	s := &slapd{t: t, dir: dir}
+	if tlsConfig != "" {
+		s.tlsAddr = freePort(t)
+	}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -154,7 +168,11 @@ func (s *slapd) start() {
 		s.addr = freePort(s.t)
 	}
 	s.url = "ldap://" + s.addr
-	s.cmd = exec.Command("slapd", "-d", "0", "-h", s.url+"/", "-F", filepath.Join(s.dir, "slapd.d"))
+	urls := s.url + "/"
+	if s.tlsAddr != "" {
+		urls += " ldaps://" + s.tlsAddr + "/"
+	}
+	s.cmd = exec.Command("slapd", "-d", "0", "-h", urls, "-F", filepath.Join(s.dir, "slapd.d"))
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer
 	s.cmd.Stdout, s.cmd.Stderr = &out, &out
