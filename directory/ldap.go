@@ -269,6 +269,9 @@ type state struct {
 	skips   map[string]string     // DN -> reason, for entries left out
 	hwm     string                // highest change marker seen
 	numeric bool                  // markers are numbers (AD uSNChanged)
+	// inChain holds, for AD, the people in each include/exclude group
+	// (by normalised DN) as the server resolves nesting.
+	inChain map[string]map[string]bool
 }
 
 func (st *state) newer(a, b string) bool {
@@ -367,7 +370,40 @@ func (s *LDAPSource) readAll(ctx context.Context) (*state, error) {
 			}
 		}
 	}
+	if err := s.resolveInChain(ctx, c, st); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// inChainRule is AD's LDAP_MATCHING_RULE_IN_CHAIN: the server follows
+// nested membership, loops included.
+const inChainRule = "1.2.840.113556.1.4.1941"
+
+// resolveInChain asks AD for the nested members of each include/exclude
+// group, which also works for groups outside groups.base_dns. Other
+// directories resolve nesting from the groups read.
+func (s *LDAPSource) resolveInChain(ctx context.Context, c *ldap.Conn, st *state) error {
+	if s.cfg.Kind != KindAD || len(s.cfg.IncludeGroups)+len(s.cfg.ExcludeGroups) == 0 {
+		return nil
+	}
+	st.inChain = map[string]map[string]bool{}
+	for _, dn := range append(append([]string(nil), s.cfg.IncludeGroups...), s.cfg.ExcludeGroups...) {
+		set := map[string]bool{}
+		filter := "(&" + s.cfg.PeopleFilter + "(memberOf:" + inChainRule + ":=" + ldap.EscapeFilter(dn) + "))"
+		for _, base := range s.cfg.PeopleBases {
+			if err := s.search(ctx, c, base, s.cfg.PeopleScope, filter, []string{s.cfg.IDAttribute}, func(e *ldap.Entry) error {
+				if id, err := s.entryID(e); err == nil {
+					set[id] = true
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		st.inChain[normDN(dn)] = set
+	}
+	return nil
 }
 
 // putPerson maps an entry into the state, replacing its earlier version
@@ -611,6 +647,11 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 			}
 		}
 	}
+	if changed && st.inChain != nil {
+		if err := s.resolveInChain(ctx, c, st); err != nil {
+			return false, err
+		}
+	}
 	s.state = st
 	return changed, nil
 }
@@ -624,7 +665,8 @@ func samePerson(a, b *rawPerson) bool {
 
 func (st *state) clone() *state {
 	c := &state{people: make(map[string]*rawPerson, len(st.people)), groups: make(map[string]*rawGroup, len(st.groups)),
-		idByDN: make(map[string]string, len(st.idByDN)), skips: make(map[string]string, len(st.skips)), hwm: st.hwm, numeric: st.numeric}
+		idByDN: make(map[string]string, len(st.idByDN)), skips: make(map[string]string, len(st.skips)), hwm: st.hwm, numeric: st.numeric,
+		inChain: st.inChain}
 	// Entries are never changed in place once stored (putPerson and
 	// markFlags replace them), so the clone shares them.
 	for k, v := range st.people {
@@ -877,6 +919,12 @@ func (s *LDAPSource) groupScope(groups []Group, groupByDN map[string]string) fun
 	members := func(dns []string) map[string]bool {
 		out := map[string]bool{}
 		for _, dn := range dns {
+			if set, ok := s.state.inChain[normDN(dn)]; ok {
+				for id := range set {
+					out[id] = true
+				}
+				continue
+			}
 			g := byID[groupByDN[normDN(dn)]]
 			if g == nil {
 				s.log.Warn("include/exclude group not found", "dn", dn)

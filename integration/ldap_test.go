@@ -248,3 +248,41 @@ func idOf(s directory.Snapshot, uid string) string {
 	}
 	return ""
 }
+
+func TestLDAPIncludeAndExcludeGroupsFollowNesting(t *testing.T) {
+	ldif, people := generateOrg(40)
+	srv := startSlapd(t, ldif)
+	cases := []struct {
+		name             string
+		include, exclude []string
+		want             []int
+	}{
+		{"include a group with a nested group", []string{"cn=engineering-all,ou=groups," + suffix}, nil, []int{0, 8, 16}},
+		{"and exclude the nested one", []string{"cn=engineering-all,ou=groups," + suffix}, []string{"cn=platform,ou=groups," + suffix}, []int{0}},
+		{"include a membership loop", []string{"cn=cycle-a,ou=groups," + suffix}, nil, []int{1, 2}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := ldapSourceConfig(srv)
+			cfg.IncludeGroups, cfg.ExcludeGroups = c.include, c.exclude
+			src := directory.NewLDAPSource(cfg, nil)
+			defer src.Close()
+			snap, err := src.Snapshot(withTimeout(t, time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for _, p := range snap.People {
+				got[p.Username] = true
+			}
+			if len(got) != len(c.want) {
+				t.Fatalf("got %v, want people %v", got, c.want)
+			}
+			for _, i := range c.want {
+				if !got[people[i].uid] {
+					t.Errorf("%s missing", people[i].uid)
+				}
+			}
+		})
+	}
+}

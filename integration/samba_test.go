@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -303,6 +304,26 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 	}
 	if !members["loop-a"][byUser["u04"].Key] || !members["loop-b"][byUser["u03"].Key] {
 		t.Error("membership loop not resolved")
+	}
+
+	// include_groups resolved by the server's in-chain rule, through the
+	// nested group platform; the group's own base is not even read.
+	scoped := adSourceConfig()
+	scoped.IncludeGroups = []string{"CN=engineering," + adGroups}
+	scoped.GroupBases = nil
+	ssrc := directory.NewLDAPSource(scoped, nil)
+	defer ssrc.Close()
+	ssnap, err := ssrc.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in []string
+	for _, p := range ssnap.People {
+		in = append(in, p.Username)
+	}
+	sort.Strings(in)
+	if strings.Join(in, ",") != "boss,u01,u02" {
+		t.Errorf("people in engineering (nested, in-chain): %v", in)
 	}
 
 	for _, l := range []struct{ user, pass string }{{"u05", "Pw-u05!"}, {"u05@example.test", "Pw-u05!"}} {
