@@ -110,7 +110,6 @@ func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (s
 	return run, err
 }
 
-
 // RunChanges runs an incremental source's changes; a run that finds none
 // is not logged. It reports whether a run happened.
 func (r *Runner) RunChanges(ctx context.Context, name string) (store.Run, bool, error) {
