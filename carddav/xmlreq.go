@@ -112,15 +112,6 @@ type propRequest struct {
 	wantV4 bool
 }
 
-func (p *propRequest) has(space, local string) bool {
-	for _, n := range p.props {
-		if n.Space == space && n.Local == local {
-			return true
-		}
-	}
-	return false
-}
-
 func parseProp(prop *node) propRequest {
 	var pr propRequest
 	if prop == nil {

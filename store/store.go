@@ -20,6 +20,7 @@ import (
 
 	"github.com/orgdav/orgdav/directory"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 var (
@@ -103,7 +104,7 @@ func Open(path string, opt Options) (*Store, error) {
 	// large write transaction onto the heap.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType, InitialMmapSize: 1 << 30})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("store: open %s: the file is locked by another orgdav process; stop it or use another --data directory", path)
 		}
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
