@@ -158,6 +158,11 @@ func TestBinaryServesDemoFromBareURLAndStopsGracefully(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// A second server on the same data refuses to start, saying why.
+	out, err := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data", data).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "locked by another orgdav process") {
+		t.Fatalf("second server on the same data: %v\n%s", err, out)
+	}
 	v := newVdirsyncer(t, url, "alice")
 	v.run("discover", "contacts")
 	v.run("sync")
