@@ -15,7 +15,6 @@ const MaxPhotoBytes = 100 << 10
 
 var (
 	sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
-	birthdayRE   = regexp.MustCompile(`^([0-9]{4}|--)-?(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])$`)
 )
 
 // ValidSourceName reports whether name can name a source: it is part of
@@ -49,9 +48,11 @@ func Normalize(s Snapshot) (*Published, error) {
 	skip := func(id, format string, a ...any) {
 		pub.Skipped = append(pub.Skipped, Skip{ID: id, Reason: fmt.Sprintf(format, a...)})
 	}
+	// Entries are built in place: the slice never grows past its capacity,
+	// so pointers into it stay valid, and it becomes pub.People unchanged.
+	entries := make([]Entry, 0, len(s.People))
 	byID := make(map[string]*Entry, len(s.People))
 	hidden := map[string]*Entry{}
-	order := make([]string, 0, len(s.People))
 	for i := range s.People {
 		p := s.People[i]
 		p.ID = strings.TrimSpace(p.ID)
@@ -76,9 +77,8 @@ func Normalize(s Snapshot) (*Published, error) {
 			}
 			continue
 		}
-		e := &Entry{Key: PersonKey(s.Source, p.ID), Person: p}
-		byID[p.ID] = e
-		order = append(order, p.ID)
+		entries = append(entries, Entry{Key: PersonKey(s.Source, p.ID), Person: p})
+		byID[p.ID] = &entries[len(entries)-1]
 	}
 
 	groups := make(map[string]*Group, len(s.Groups))
@@ -119,8 +119,8 @@ func Normalize(s Snapshot) (*Published, error) {
 	}
 
 	depts := map[string][]string{}
-	for _, id := range order {
-		e := byID[id]
+	for i := range entries {
+		e := &entries[i]
 		sort.Strings(e.Groups)
 		if e.Department != "" {
 			depts[e.Department] = append(depts[e.Department], e.Key)
@@ -148,11 +148,8 @@ func Normalize(s Snapshot) (*Published, error) {
 		pub.Hidden = append(pub.Hidden, *h)
 	}
 	sort.Slice(pub.Hidden, func(i, j int) bool { return pub.Hidden[i].Key < pub.Hidden[j].Key })
-	pub.People = make([]Entry, 0, len(order))
-	for _, id := range order {
-		pub.People = append(pub.People, *byID[id])
-	}
-	sort.Slice(pub.People, func(i, j int) bool { return pub.People[i].Key < pub.People[j].Key })
+	// People keep the snapshot's order; the store needs no order.
+	pub.People = entries
 	return pub, nil
 }
 
@@ -274,7 +271,7 @@ func cleanPerson(p *Person, skip func(format string, a ...any)) bool {
 		}
 	}
 	p.Birthday = strings.TrimSpace(p.Birthday)
-	if p.Birthday != "" && !birthdayRE.MatchString(p.Birthday) {
+	if p.Birthday != "" && !validBirthday(p.Birthday) {
 		skip("invalid birthday %q dropped", p.Birthday)
 		p.Birthday = ""
 	}
@@ -286,6 +283,33 @@ func cleanPerson(p *Person, skip func(format string, a ...any)) bool {
 		case len(p.Photo) > MaxPhotoBytes:
 			skip("photo of %d bytes exceeds %d, dropped", len(p.Photo), MaxPhotoBytes)
 			p.Photo = nil
+		}
+	}
+	return true
+}
+
+// validBirthday accepts YYYY-MM-DD, YYYYMMDD, --MM-DD and --MMDD.
+func validBirthday(s string) bool {
+	year, rest := "", s
+	if strings.HasPrefix(s, "--") {
+		rest = s[2:]
+	} else if len(s) >= 8 {
+		year, rest = s[:4], strings.TrimPrefix(s[4:], "-")
+	} else {
+		return false
+	}
+	rest = strings.Replace(rest, "-", "", 1)
+	if len(rest) != 4 || !allDigits(year) || !allDigits(rest) {
+		return false
+	}
+	m, d := (rest[0]-'0')*10+rest[1]-'0', (rest[2]-'0')*10+rest[3]-'0'
+	return m >= 1 && m <= 12 && d >= 1 && d <= 31
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
 		}
 	}
 	return true
@@ -350,6 +374,18 @@ func cleanText(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+func allLinesClean(s string) bool {
+	if strings.HasPrefix(s, "\n") || strings.HasSuffix(s, "\n") {
+		return false
+	}
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if !isClean(strings.TrimSuffix(l, "\n")) {
+			return false
+		}
+	}
+	return true
+}
+
 // isClean reports whether cleanText would return s unchanged; most
 // directory values are, and this spares them two allocations.
 func isClean(s string) bool {
@@ -375,6 +411,9 @@ func isClean(s string) bool {
 
 // cleanMultiline keeps line breaks (as \n) but removes other control characters.
 func cleanMultiline(s string) string {
+	if !strings.ContainsRune(s, '\r') && allLinesClean(s) {
+		return s
+	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {

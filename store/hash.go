@@ -11,25 +11,29 @@ import (
 
 // hashBuf feeds a canonical, length-prefixed encoding of an entry into
 // SHA-256. Diffing a 100,000-person snapshot hashes every entry, so this
-// avoids JSON and copies no field; TestEntryHashCoversEveryField keeps it
-// complete.
+// avoids JSON: small fields are gathered in a buffer and written at once,
+// large ones (photos) are written without a copy.
+// TestEntryHashCoversEveryField keeps the encoding complete.
 type hashBuf struct {
 	h   hash.Hash
-	len [binary.MaxVarintLen64]byte
+	b   []byte
 	sum [sha256.Size]byte
 }
 
-func (h *hashBuf) n(v int) {
-	h.h.Write(h.len[:binary.PutUvarint(h.len[:], uint64(v))])
-}
+const hashDirect = 512 // fields this large skip the buffer
 
-func (h *hashBuf) str(s string) {
-	h.n(len(s))
-	h.h.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
-}
+func (h *hashBuf) n(v int) { h.b = binary.AppendUvarint(h.b, uint64(v)) }
+
+func (h *hashBuf) str(s string) { h.bytes(unsafe.Slice(unsafe.StringData(s), len(s))) }
 
 func (h *hashBuf) bytes(p []byte) {
 	h.n(len(p))
+	if len(p) < hashDirect {
+		h.b = append(h.b, p...)
+		return
+	}
+	h.h.Write(h.b)
+	h.b = h.b[:0]
 	h.h.Write(p)
 }
 
@@ -89,11 +93,13 @@ func (h *hashBuf) start(fp string, kind Kind) {
 		h.h = sha256.New()
 	}
 	h.h.Reset()
+	h.b = h.b[:0]
 	h.str(fp)
 	h.n(int(kind))
 }
 
 func (h *hashBuf) finish() [16]byte {
+	h.h.Write(h.b)
 	var out [16]byte
 	copy(out[:], h.h.Sum(h.sum[:0]))
 	return out
