@@ -130,6 +130,10 @@ type LDAPSource struct {
 
 	state  *state // the last read, guarded by mu
 	useCSN bool   // the server keeps entryCSN (OpenLDAP); set by a full read
+
+	pushMu  sync.Mutex // changes pushed by a watch, waiting for Changes
+	pending []pushed
+	pushing bool
 }
 
 // NewLDAPSource builds a source; nothing is dialled until it is used.
@@ -560,6 +564,25 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 	}
 	// Work on a copy: a failure half-way must leave the last good state.
 	st := s.state.clone()
+	if s.Pushing() {
+		s.pushMu.Lock()
+		pend := s.pending
+		s.pending = nil
+		s.pushMu.Unlock()
+		changed, touched := s.applyPushed(st, pend)
+		for _, id := range touched {
+			before := st.people[id]
+			if err := s.markFlagsOf(ctx, c, st, []string{id}); err != nil {
+				s.pushMu.Lock()
+				s.pending = append(pend, s.pending...)
+				s.pushMu.Unlock()
+				return false, err
+			}
+			changed = changed || before != st.people[id]
+		}
+		s.state = st
+		return changed, nil
+	}
 	changed := false
 	since := "(" + s.markerAttr() + ">=" + ldap.EscapeFilter(st.hwm) + ")"
 	attrs := s.personAttributes()
@@ -623,7 +646,7 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 					id, _ := s.entryID(e)
 					before := st.groups[id]
 					s.putGroup(st, e)
-					if before == nil || !reflect.DeepEqual(before, st.groups[id]) {
+					if before == nil || !sameGroup(before, st.groups[id]) {
 						changed = true
 					}
 					return nil
@@ -655,6 +678,8 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 	s.state = st
 	return changed, nil
 }
+
+func sameGroup(a, b *rawGroup) bool { return reflect.DeepEqual(a, b) }
 
 func samePerson(a, b *rawPerson) bool {
 	if a == nil || b == nil {

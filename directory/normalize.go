@@ -212,61 +212,53 @@ func cleanPerson(p *Person, skip func(format string, a ...any)) bool {
 		skip("no name (display, given, family or username)")
 		return false
 	}
-	var emails []string
-	seen := map[string]bool{}
-	for _, e := range p.Emails {
+	p.Emails = keep(p.Emails, func(e string) (string, bool) {
 		e = strings.TrimSpace(e)
 		if !validEmail(e) {
 			skip("invalid email %q dropped", e)
-			continue
+			return e, false
 		}
-		if !seen[strings.ToLower(e)] {
-			seen[strings.ToLower(e)] = true
-			emails = append(emails, e)
-		}
-	}
-	p.Emails = emails
-	var phones []Phone
-	for _, ph := range p.Phones {
+		return e, true
+	})
+	p.Emails = dedupeFold(p.Emails)
+	p.Phones = keep(p.Phones, func(ph Phone) (Phone, bool) {
 		ph.Number = strings.TrimSpace(ph.Number)
 		switch ph.Kind {
 		case PhoneWork, PhoneMobile, PhoneHome, PhoneFax:
 		default:
 			skip("phone %q of unknown kind %q dropped", ph.Number, ph.Kind)
-			continue
+			return ph, false
 		}
 		if !validPhone(ph.Number) {
 			skip("invalid phone number %q dropped", ph.Number)
-			continue
+			return ph, false
 		}
-		phones = append(phones, ph)
-	}
-	p.Phones = phones
+		return ph, true
+	})
 	p.Title = cleanText(p.Title)
 	p.Department = cleanText(p.Department)
 	p.Company = cleanText(p.Company)
 	p.Office = cleanText(p.Office)
 	p.Website = cleanText(p.Website)
-	var ims []string
-	for _, im := range p.IMs {
+	p.IMs = keep(p.IMs, func(im string) (string, bool) {
 		im = strings.TrimSpace(im)
 		scheme, rest, ok := strings.Cut(im, ":")
 		if !ok || rest == "" || scheme == "" || strings.ContainsAny(im, " \t\r\n<>\"") {
 			skip("invalid IM address %q dropped (want a URI such as xmpp:name@example.org)", im)
-			continue
+			return im, false
 		}
-		ims = append(ims, im)
-	}
-	p.IMs = ims
+		return im, true
+	})
 	p.EmployeeID = cleanText(p.EmployeeID)
 	p.Notes = cleanMultiline(p.Notes)
 	p.ManagerID = strings.TrimSpace(p.ManagerID)
 	if a := p.Address; a != nil {
 		c := Address{Street: cleanMultiline(a.Street), City: cleanText(a.City), Region: cleanText(a.Region),
 			PostalCode: cleanText(a.PostalCode), Country: cleanText(a.Country)}
-		if c == (Address{}) {
+		switch {
+		case c == (Address{}):
 			p.Address = nil
-		} else {
+		case c != *a:
 			p.Address = &c
 		}
 	}
@@ -286,6 +278,55 @@ func cleanPerson(p *Person, skip func(format string, a ...any)) bool {
 		}
 	}
 	return true
+}
+
+// keep returns the values fix accepts, as fix returns them. When it
+// accepts all unchanged it returns the input itself: clean entries, the
+// usual case, cost no allocation.
+func keep[T comparable](in []T, fix func(T) (T, bool)) []T {
+	for i, v := range in {
+		w, ok := fix(v)
+		if ok && w == v {
+			continue
+		}
+		out := append(make([]T, 0, len(in)), in[:i]...)
+		if ok {
+			out = append(out, w)
+		}
+		for _, v := range in[i+1:] {
+			if w, ok := fix(v); ok {
+				out = append(out, w)
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	}
+	return in
+}
+
+// dedupeFold drops case-insensitive repeats, keeping the first; the input
+// is returned as is when it has none.
+func dedupeFold(in []string) []string {
+	for i := 1; i < len(in); i++ {
+		for j := 0; j < i; j++ {
+			if strings.EqualFold(in[i], in[j]) {
+				out := append([]string(nil), in[:i]...)
+				for _, v := range in[i+1:] {
+					dup := false
+					for _, o := range out {
+						dup = dup || strings.EqualFold(v, o)
+					}
+					if !dup {
+						out = append(out, v)
+					}
+				}
+				return out
+			}
+		}
+	}
+	return in
 }
 
 // validBirthday accepts YYYY-MM-DD, YYYYMMDD, --MM-DD and --MMDD.

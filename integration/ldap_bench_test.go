@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -64,8 +65,44 @@ func BenchmarkLDAPImportAndIncremental(b *testing.B) {
 			b.Fatalf("incremental run: %+v %v %v", run, ran, err)
 		}
 		inc := time.Since(start)
+
+		// The same with the server pushing changes: no listing needed.
+		wctx, stopWatch := context.WithCancel(withTimeoutB(b))
+		notified := make(chan struct{}, 16)
+		go src.Watch(wctx, func() {
+			select {
+			case notified <- struct{}{}:
+			default:
+			}
+		})
+		for i := 0; i < 100 && !src.Pushing(); i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		c, _ = ldap.DialURL(srv.url)
+		c.Bind(adminDN, adminPass)
+		mod = ldap.NewModifyRequest(dnOf(people[n/3]), nil)
+		mod.Replace("title", []string{"Pushed " + time.Now().String()})
+		changedAt := time.Now()
+		if err := c.Modify(mod); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+		select {
+		case <-notified:
+		case <-time.After(30 * time.Second):
+			b.Fatal("no pushed change")
+		}
+		start = time.Now()
+		run, ran, err = r.RunChanges(withTimeoutB(b), "corp")
+		if err != nil || !ran || run.Updated != 1 {
+			b.Fatalf("pushed incremental run: %+v %v %v", run, ran, err)
+		}
+		pushedRun, latency := time.Since(start), time.Since(changedAt)
+		stopWatch()
 		b.ReportMetric(full.Seconds(), "full-import-s")
-		b.ReportMetric(inc.Seconds(), "incremental-s")
+		b.ReportMetric(inc.Seconds(), "incremental-poll-s")
+		b.ReportMetric(pushedRun.Seconds(), "incremental-push-s")
+		b.ReportMetric(latency.Seconds(), "change-to-store-s")
 		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 		b.ReportMetric(float64(run.Published), "people")
 		src.Close()

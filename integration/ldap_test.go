@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -285,4 +286,77 @@ func TestLDAPIncludeAndExcludeGroupsFollowNesting(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestLDAPPushedChangesArriveWithinSeconds(t *testing.T) {
+	ldif, people := generateOrg(300)
+	srv := startSlapd(t, ldif)
+	src := directory.NewLDAPSource(ldapSourceConfig(srv), nil)
+	defer src.Close()
+	ctx := withTimeout(t, 2*time.Minute)
+	if _, err := src.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	notified := make(chan struct{}, 100)
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- src.Watch(wctx, func() { notified <- struct{}{} }) }()
+	waitFor(t, "the change stream", src.Pushing)
+	c := srv.admin()
+	mod := ldap.NewModifyRequest(dnOf(people[40]), nil)
+	mod.Replace("title", []string{"Pushed, Title"})
+	start := time.Now()
+	if err := c.Modify(mod); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-notified:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no push within 10s of a modification")
+	}
+	t.Logf("modification pushed after %v", time.Since(start).Round(time.Millisecond))
+	if err := c.Del(ldap.NewDelRequest(dnOf(people[41]), nil)); err != nil {
+		t.Fatal(err)
+	}
+	mod = ldap.NewModifyRequest("cn=platform,ou=groups,"+suffix, nil)
+	mod.Add("member", []string{dnOf(people[42])})
+	if err := c.Modify(mod); err != nil {
+		t.Fatal(err)
+	}
+	var snap directory.Snapshot
+	waitFor(t, "deletion and group change to be pushed", func() bool {
+		s, changed, err := src.Changes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed {
+			snap = s
+		}
+		return idOf(snap, people[41].uid) == "" && len(snap.People) > 0 && memberOf(snap, "platform", idOf(snap, people[42].uid))
+	})
+	byUser := map[string]directory.Person{}
+	for _, p := range snap.People {
+		byUser[p.Username] = p
+	}
+	if byUser[people[40].uid].Title != "Pushed, Title" {
+		t.Error("pushed modification not applied")
+	}
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("watch ended with %v", err)
+	}
+}
+
+func memberOf(s directory.Snapshot, group, id string) bool {
+	for _, g := range s.Groups {
+		if g.Name == group {
+			for _, m := range g.Members {
+				if m == id {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

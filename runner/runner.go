@@ -47,6 +47,12 @@ type Incremental interface {
 	Changes(ctx context.Context) (directory.Snapshot, bool, error)
 }
 
+// Watcher sources follow changes the server pushes; Watch blocks until ctx
+// ends or the stream breaks, and calls notify when changes wait.
+type Watcher interface {
+	Watch(ctx context.Context, notify func()) error
+}
+
 // Triggers say why a run happened.
 const (
 	TriggerStartup     = "startup"
@@ -228,7 +234,7 @@ func holdReason(current map[string]bool, pub *directory.Published, maxShare floa
 	}
 	keep := 0
 	for i := range pub.People {
-		if current[directory.CardUID(pub.People[i].Key)] {
+		if current[pub.People[i].Key] {
 			keep++
 		}
 	}
@@ -264,8 +270,12 @@ func (r *Runner) Start(ctx context.Context) {
 				return // previewed once; `orgdav check` previews on demand
 			}
 			full, inc := ticker(sp.Interval), ticker(0)
-			if incremental {
+			pushed := make(chan struct{}, 1)
+			if incremental && sp.Incremental > 0 {
 				inc = ticker(sp.Incremental)
+				if w, ok := sp.Source.(Watcher); ok {
+					go r.watch(ctx, n, w, pushed)
+				}
 			}
 			defer full.Stop()
 			defer inc.Stop()
@@ -277,9 +287,52 @@ func (r *Runner) Start(ctx context.Context) {
 					r.Run(ctx, n, TriggerSchedule, false)
 				case <-inc.C:
 					r.RunChanges(ctx, n)
+				case <-pushed:
+					// Changes come in bursts (a group edit, an import):
+					// gather them briefly into one run.
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(pushDebounce):
+					}
+					r.RunChanges(ctx, n)
 				}
 			}
 		}()
+	}
+}
+
+// pushDebounce gathers pushed changes into one run; watchRetry spaces
+// attempts to re-establish a broken change stream.
+const (
+	pushDebounce = 300 * time.Millisecond
+	watchRetry   = 30 * time.Second
+)
+
+// watch keeps a source's change stream open, so pushed changes run within
+// a second; polling on the incremental interval covers the gaps.
+func (r *Runner) watch(ctx context.Context, name string, w Watcher, pushed chan<- struct{}) {
+	notify := func() {
+		select {
+		case pushed <- struct{}{}:
+		default:
+		}
+	}
+	for {
+		err := w.Watch(ctx, notify)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, directory.ErrNoPush) {
+			r.log.Info("source does not push changes; incremental runs poll instead", "source", name)
+			return
+		}
+		r.log.Warn("change stream ended; polling until it is back", "source", name, "err", err, "retry_in", watchRetry)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(watchRetry):
+		}
 	}
 }
 

@@ -95,12 +95,12 @@ func (s *Store) Runs(source string, n int) ([]Run, error) {
 	return out, err
 }
 
-// SourcePeople returns the card names of a source's published people.
+// SourcePeople returns the entry keys of a source's published people.
 func (s *Store) SourcePeople(source string) map[string]bool {
 	out := map[string]bool{}
 	for _, it := range s.Index().Items {
 		if it.Kind == KindPerson && directory.SourceOf(it.Key) == source {
-			out[it.Name] = true
+			out[it.Key] = true
 		}
 	}
 	return out

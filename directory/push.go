@@ -1,0 +1,167 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// ErrNoPush means this source cannot follow pushed changes; incremental
+// runs then read changes by polling.
+var ErrNoPush = errors.New("ldap: this server does not push changes to this source (needs OpenLDAP syncprov and id_attribute entryUUID)")
+
+// pushed is one change the server pushed: an added or modified entry, or
+// the entryUUID of an entry that was deleted or left the scope.
+type pushed struct {
+	entry   *ldap.Entry
+	deleted string
+	group   bool
+}
+
+// Watch follows the server's changes (RFC 4533 refreshAndPersist) until
+// ctx ends or the stream breaks, queueing them for the next Changes and
+// calling notify after each. It resumes from the last read with a cookie
+// made of that read's highest entryCSN, so nothing between the read and
+// the watch is lost. While it runs, Changes needs no listing of the
+// directory: deletions arrive as notifications.
+func (s *LDAPSource) Watch(ctx context.Context, notify func()) error {
+	s.mu.Lock()
+	read, csn := s.state != nil, s.useCSN
+	var cookie string
+	if read {
+		cookie = "rid=000,csn=" + s.state.hwm
+	}
+	s.mu.Unlock()
+	switch {
+	case !read:
+		return errors.New("ldap: no full read yet to resume changes from")
+	case !csn || !strings.EqualFold(s.cfg.IDAttribute, "entryUUID"):
+		return ErrNoPush
+	}
+	c, err := s.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if s.cfg.BindDN != "" {
+		if err := c.Bind(s.cfg.BindDN, s.cfg.Password); err != nil {
+			return fmt.Errorf("ldap: bind as %q: %w", s.cfg.BindDN, err)
+		}
+	}
+	c.SetTimeout(0) // a persistent search waits for changes indefinitely
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type stream struct {
+		base, filter string
+		scope        int
+		attrs        []string
+		group        bool
+	}
+	var streams []stream
+	for _, b := range s.cfg.PeopleBases {
+		streams = append(streams, stream{b, s.cfg.PeopleFilter, s.cfg.PeopleScope, s.personAttributes(), false})
+	}
+	for _, b := range s.cfg.GroupBases {
+		streams = append(streams, stream{b, s.cfg.GroupFilter, ldap.ScopeWholeSubtree, s.groupAttributes(), true})
+	}
+	errc := make(chan error, len(streams))
+	for _, st := range streams {
+		go func() { errc <- s.follow(ctx, c, st.base, st.scope, st.filter, st.attrs, st.group, cookie, notify) }()
+	}
+	s.setPushing(true)
+	defer s.setPushing(false)
+	return <-errc
+}
+
+func (s *LDAPSource) follow(ctx context.Context, c *ldap.Conn, base string, scope int, filter string, attrs []string, group bool, cookie string, notify func()) error {
+	req := ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
+	resp := c.Syncrepl(ctx, req, 64, ldap.SyncRequestModeRefreshAndPersist, []byte(cookie), false)
+	for resp.Next() {
+		var batch []pushed
+		if e := resp.Entry(); e != nil {
+			state, _ := ldap.FindControl(resp.Controls(), ldap.ControlTypeSyncState).(*ldap.ControlSyncState)
+			switch {
+			case state != nil && state.State == ldap.SyncStateDelete:
+				batch = append(batch, pushed{deleted: state.EntryUUID.String(), group: group})
+			case state == nil || state.State != ldap.SyncStatePresent:
+				batch = append(batch, pushed{entry: e, group: group})
+			}
+		}
+		for _, ctrl := range resp.Controls() {
+			if info, ok := ctrl.(*ldap.ControlSyncInfo); ok && info.SyncIdSet != nil && info.SyncIdSet.RefreshDeletes {
+				for _, u := range info.SyncIdSet.SyncUUIDs {
+					batch = append(batch, pushed{deleted: u.String(), group: group})
+				}
+			}
+		}
+		if len(batch) > 0 {
+			s.pushMu.Lock()
+			s.pending = append(s.pending, batch...)
+			s.pushMu.Unlock()
+			notify()
+		}
+	}
+	if err := resp.Err(); err != nil {
+		return fmt.Errorf("ldap: follow changes under %q: %w", base, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("ldap: the server ended the change stream under %q", base)
+}
+
+func (s *LDAPSource) setPushing(on bool) {
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	s.pushing = on
+}
+
+// Pushing reports whether a watch currently follows the server's changes.
+func (s *LDAPSource) Pushing() bool {
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	return s.pushing
+}
+
+// applyPushed applies queued changes to a state copy; it reports whether
+// anything changed and which people to re-check against the flag filters.
+func (s *LDAPSource) applyPushed(st *state, pend []pushed) (changed bool, touched []string) {
+	for _, p := range pend {
+		switch {
+		case p.deleted != "" && p.group:
+			if _, ok := st.groups[p.deleted]; ok {
+				delete(st.groups, p.deleted)
+				changed = true
+			}
+		case p.deleted != "":
+			if old, ok := st.people[p.deleted]; ok {
+				delete(st.people, p.deleted)
+				delete(st.idByDN, normDN(old.dn))
+				changed = true
+			}
+		case p.group:
+			id, _ := s.entryID(p.entry)
+			before := st.groups[id]
+			s.putGroup(st, p.entry)
+			if before == nil || !sameGroup(before, st.groups[id]) {
+				changed = true
+			}
+		default:
+			n := normDN(p.entry.DN)
+			id, err := s.entryID(p.entry)
+			if err != nil {
+				id = st.idByDN[n]
+			}
+			before, beforeSkip := st.people[id], st.skips[n]
+			s.putPerson(st, p.entry)
+			if !samePerson(before, st.people[id]) || beforeSkip != st.skips[n] {
+				changed = true
+			}
+			touched = append(touched, id)
+		}
+	}
+	return changed, touched
+}
