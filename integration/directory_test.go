@@ -220,30 +220,24 @@ func TestDirectoryFromSlapdEndToEnd(t *testing.T) {
 		before[people[i].uid] = cardUID(srv, people[i].uid)
 	}
 	c := srv.admin()
-	mustLDAP := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	mod := ldap.NewModifyRequest(dnOf(people[20]), nil)
 	mod.Replace("displayName", []string{"Renamed Person"})
-	mustLDAP(c.Modify(mod))
-	mustLDAP(c.ModifyDN(ldap.NewModifyDNRequest(dnOf(people[21]), "uid="+people[21].uid+"-renamed", true, "")))
+	must(t, c.Modify(mod))
+	must(t, c.ModifyDN(ldap.NewModifyDNRequest(dnOf(people[21]), "uid="+people[21].uid+"-renamed", true, "")))
 	moved := people[22]
 	moved.dept = orgDepartments[(22+1)%len(orgDepartments)]
-	mustLDAP(c.ModifyDN(ldap.NewModifyDNRequest(dnOf(people[22]), "uid="+people[22].uid, true, "ou="+ldap.EscapeDN(moved.dept)+",ou=people,"+suffix)))
+	must(t, c.ModifyDN(ldap.NewModifyDNRequest(dnOf(people[22]), "uid="+people[22].uid, true, "ou="+ldap.EscapeDN(moved.dept)+",ou=people,"+suffix)))
 	mod = ldap.NewModifyRequest(dnOf(moved), nil)
 	mod.Replace("departmentNumber", []string{moved.dept})
-	mustLDAP(c.Modify(mod))
-	mustLDAP(c.Del(ldap.NewDelRequest(dnOf(people[23]), nil)))
+	must(t, c.Modify(mod))
+	must(t, c.Del(ldap.NewDelRequest(dnOf(people[23]), nil)))
 	add := ldap.NewAddRequest("uid=new-hire,ou=Finance,ou=people,"+suffix, nil)
 	add.Attribute("objectClass", []string{"inetOrgPerson"})
 	add.Attribute("uid", []string{"new-hire"})
 	add.Attribute("cn", []string{"New Hire"})
 	add.Attribute("sn", []string{"Hire"})
 	add.Attribute("departmentNumber", []string{"Finance"})
-	mustLDAP(c.Add(add))
+	must(t, c.Add(add))
 	newUID := cardUID(srv, "new-hire")
 
 	// An incremental run may have applied them already.
@@ -275,7 +269,7 @@ func TestDirectoryFromSlapdEndToEnd(t *testing.T) {
 	removed := 0
 	for i := 100; i < 160; i++ {
 		if people[i].kind == "" {
-			mustLDAP(c.Del(ldap.NewDelRequest(dnOf(people[i]), nil)))
+			must(t, c.Del(ldap.NewDelRequest(dnOf(people[i]), nil)))
 			removed++
 		}
 	}

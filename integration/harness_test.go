@@ -40,6 +40,14 @@ func need(t *testing.T, program, pkg string) string {
 	return ""
 }
 
+// must fails the test on an error from a setup step.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // liveServer is orgdav's handler over a store on a real loopback port,
 // with the directory snapshot under the test's control.
 type liveServer struct {
