@@ -371,4 +371,48 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 	if _, changed, err := src.Changes(ctx); err != nil || changed {
 		t.Errorf("no change in AD, but changed=%v err=%v", changed, err)
 	}
+
+	// Scoped to OU=Staff: a move out of the OU and a deletion, seen from
+	// the change markers and the tombstones, without listing everyone.
+	staff := adSourceConfig()
+	staff.PeopleBases = []string{adStaff}
+	stsrc := directory.NewLDAPSource(staff, nil)
+	defer stsrc.Close()
+	if _, err := stsrc.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ModifyDN(ldap.NewModifyDNRequest(adDN("u13"), "CN=u13", true, "CN=Users,"+adBase)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Del(ldap.NewDelRequest(adDN("u14"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	snap, changed, err = stsrc.Changes(ctx)
+	if err != nil || !changed {
+		t.Fatalf("scoped incremental: %v %v", changed, err)
+	}
+	left := map[string]bool{}
+	for _, p := range snap.People {
+		left[p.Username] = true
+	}
+	if left["u13"] || left["u14"] || !left["u15"] {
+		t.Errorf("move out of scope or deletion missed: u13 %v, u14 %v, u15 %v", left["u13"], left["u14"], left["u15"])
+	}
+
+	// An ordinary account as the service account: whether or not it may
+	// read tombstones, a deletion is noticed.
+	plain := staff
+	plain.BindDN, plain.Password = "u20@example.test", "Pw-u20!"
+	psrc := directory.NewLDAPSource(plain, nil)
+	defer psrc.Close()
+	if _, err := psrc.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Del(ldap.NewDelRequest(adDN("u16"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	snap, changed, err = psrc.Changes(ctx)
+	if err != nil || !changed || idOf(snap, "u16") != "" {
+		t.Errorf("deletion with an ordinary bind account: changed %v, err %v", changed, err)
+	}
 }
