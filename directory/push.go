@@ -105,6 +105,11 @@ func (s *LDAPSource) follow(ctx context.Context, c *ldap.Conn, base string, scop
 		}
 	}
 	if err := resp.Err(); err != nil {
+		if ldap.IsErrorAnyOf(err, ldap.LDAPResultUnavailableCriticalExtension, ldap.LDAPResultInsufficientAccessRights,
+			ldap.LDAPResultUnwillingToPerform, ldap.LDAPResultProtocolError) {
+			// No syncprov, or no right to use it: asking again will not help.
+			return fmt.Errorf("%w: %v", ErrNoPush, err)
+		}
 		return fmt.Errorf("ldap: follow changes under %q: %w", base, err)
 	}
 	if err := ctx.Err(); err != nil {

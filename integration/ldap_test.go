@@ -352,3 +352,24 @@ func memberOf(s directory.Snapshot, group, id string) bool {
 	}
 	return false
 }
+
+func TestLDAPWithoutSyncprovFallsBackToPolling(t *testing.T) {
+	ldif, people := generateOrg(20)
+	srv := startSlapdWithoutSyncprov(t, ldif)
+	src := directory.NewLDAPSource(ldapSourceConfig(srv), nil)
+	defer src.Close()
+	ctx := withTimeout(t, time.Minute)
+	if _, err := src.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Watch(ctx, func() {}); !errors.Is(err, directory.ErrNoPush) {
+		t.Fatalf("watch without syncprov: %v, want ErrNoPush", err)
+	}
+	mod := ldap.NewModifyRequest(dnOf(people[5]), nil)
+	mod.Replace("title", []string{"Polled"})
+	must(t, srv.admin().Modify(mod))
+	snap, changed, err := src.Changes(ctx)
+	if err != nil || !changed || snap.People[0].ID == "" {
+		t.Fatalf("polling after the refusal: %v %v", changed, err)
+	}
+}

@@ -124,6 +124,16 @@ func startSlapdB(t testing.TB, data string) *slapd {
 	return startSlapdWith(t, data, "")
 }
 
+// startSlapdWithoutSyncprov runs a server that cannot push changes.
+func startSlapdWithoutSyncprov(t *testing.T, data string) *slapd {
+	t.Helper()
+	need(t, "slapd", "slapd")
+	return startSlapdWith(t, data, noSyncprov)
+}
+
+// noSyncprov, given as tlsConfig, drops the syncprov overlay.
+const noSyncprov = "#no-syncprov\n"
+
 // startSlapdWith starts slapd; tlsConfig holds cn=config TLS attribute
 // lines, and then slapd also listens for ldaps://.
 func startSlapdWith(t testing.TB, data, tlsConfig string) *slapd {
@@ -139,6 +149,10 @@ func startSlapdWith(t testing.TB, data, tlsConfig string) *slapd {
 	}
 	cfg := filepath.Join(dir, "config.ldif")
 	conf := strings.ReplaceAll(slapdConfig, "DIR", dir)
+	if tlsConfig == noSyncprov {
+		conf = conf[:strings.Index(conf, "dn: olcOverlay={0}syncprov")]
+		tlsConfig = ""
+	}
 	if tlsConfig != "" {
 		conf = strings.Replace(conf, "olcPidFile: "+dir+"/slapd.pid\n", "olcPidFile: "+dir+"/slapd.pid\n"+tlsConfig, 1)
 	}
