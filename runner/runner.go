@@ -72,7 +72,7 @@ type Runner struct {
 	locks   map[string]*sync.Mutex
 	log     *slog.Logger
 	metrics *metrics
-	// After is called after each applied run (e.g. to release memory).
+	// After is called after each full run (e.g. to release memory).
 	After func()
 }
 
@@ -113,6 +113,10 @@ func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (s
 		snap, err := sp.Source.Snapshot(ctx)
 		return snap, true, err
 	})
+	// A full read leaves its garbage whether or not anything changed.
+	if r.After != nil {
+		r.After()
+	}
 	return run, err
 }
 
@@ -161,9 +165,6 @@ func (r *Runner) runWith(ctx context.Context, sp *Spec, trigger string, confirm 
 		r.log.Warn("directory run held; confirm with: orgdav sync --confirm "+name, append(attrs, "why", run.Note)...)
 	default:
 		r.log.Info("directory run", attrs...)
-	}
-	if run.Result == store.RunApplied && r.After != nil {
-		r.After()
 	}
 	return run, true, err
 }

@@ -123,3 +123,17 @@ func TestAdminAPIRunsAndLists(t *testing.T) {
 		t.Fatalf("runs: %s", b)
 	}
 }
+
+func TestMemoryIsReleasedAfterEveryFullRun(t *testing.T) {
+	r, src, _ := setup(t, false)
+	calls := 0
+	r.After = func() { calls++ }
+	ctx := context.Background()
+	r.Run(ctx, "corp", TriggerStartup, false)  // applied
+	r.Run(ctx, "corp", TriggerSchedule, false) // unchanged: still a full read's garbage
+	src.err = errors.New("down")
+	r.Run(ctx, "corp", TriggerSchedule, false) // failed
+	if calls != 3 {
+		t.Fatalf("After called %d times for 3 full runs", calls)
+	}
+}
