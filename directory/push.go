@@ -118,10 +118,16 @@ func (s *LDAPSource) follow(ctx context.Context, c *ldap.Conn, base string, scop
 	return fmt.Errorf("ldap: the server ended the change stream under %q", base)
 }
 
+// setPushing marks the stream open or closed. Closing drops changes not
+// yet applied: polling reads them anyway (the kept state has not seen
+// them), and applying them after a poll could undo newer values.
 func (s *LDAPSource) setPushing(on bool) {
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
 	s.pushing = on
+	if !on {
+		s.pending = nil
+	}
 }
 
 // Pushing reports whether a watch currently follows the server's changes.
