@@ -142,8 +142,3 @@ type View struct {
 	Groups     []string `json:"groups,omitempty"` // sorted group keys
 	IsManager  bool     `json:"is_manager,omitempty"`
 }
-
-// ViewOf returns the view of the viewer whose entry is e.
-func ViewOf(e *Entry) View {
-	return View{Department: e.Department, Groups: e.Groups, IsManager: e.IsManager}
-}

@@ -89,9 +89,6 @@ func New(st *store.Store, specs []Spec, log *slog.Logger, reg prometheus.Registe
 	return r
 }
 
-// Names lists the sources.
-func (r *Runner) Names() []string { return r.names }
-
 // RunAll runs every source in name order.
 func (r *Runner) RunAll(ctx context.Context, trigger string, confirm bool) []store.Run {
 	var out []store.Run
