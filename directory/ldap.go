@@ -221,7 +221,7 @@ func (s *LDAPSource) search(ctx context.Context, c *ldap.Conn, base string, scop
 
 func (s *LDAPSource) searchPaged(ctx context.Context, c *ldap.Conn, base string, scope int, filter string, attrs []string, pageSize int, fn func(*ldap.Entry) error) error {
 	paging := ldap.NewControlPaging(uint32(pageSize))
-	for page := 0; ; page++ {
+	for {
 		req := ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 0, int(s.cfg.Timeout.Seconds()), false, filter, attrs, []ldap.Control{paging})
 		resp := c.SearchAsync(ctx, req, 256)
 		for resp.Next() {
@@ -418,8 +418,7 @@ func (s *LDAPSource) putPerson(st *state, e *ldap.Entry) {
 	if s.excludedOU(e.DN) {
 		st.skips[n] = reasonExcludedOU
 		if id, ok := st.idByDN[n]; ok {
-			delete(st.people, id)
-			delete(st.idByDN, n)
+			st.dropPerson(id)
 		}
 		return
 	}
@@ -509,9 +508,11 @@ func (s *LDAPSource) setFlags(st *state, id string, p *rawPerson, hidden, disabl
 	st.people[id] = &n
 }
 
-// markFlagsOf evaluates the hidden and disabled filters for the given
-// people only: a base-scope search per entry and filter.
-func (s *LDAPSource) markFlagsOf(ctx context.Context, c *ldap.Conn, st *state, ids []string) error {
+// recheckFlags evaluates the hidden and disabled filters for the given
+// people only (a base-scope search per entry and filter) and reports
+// whether any flag changed.
+func (s *LDAPSource) recheckFlags(ctx context.Context, c *ldap.Conn, st *state, ids []string) (bool, error) {
+	changed := false
 	for _, id := range ids {
 		p := st.people[id]
 		if p == nil {
@@ -525,20 +526,53 @@ func (s *LDAPSource) markFlagsOf(ctx context.Context, c *ldap.Conn, st *state, i
 			res, err := c.Search(ldap.NewSearchRequest(p.dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, int(s.cfg.Timeout.Seconds()), false,
 				"(&"+s.cfg.PeopleFilter+f+")", []string{"1.1"}, nil))
 			if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
-				return fmt.Errorf("ldap: check %q against %s: %w", p.dn, f, err)
+				return false, fmt.Errorf("ldap: check %q against %s: %w", p.dn, f, err)
 			}
 			flags[i] = err == nil && len(res.Entries) == 1
 		}
 		s.setFlags(st, id, p, flags[0], flags[1])
+		changed = changed || st.people[id] != p
 	}
-	return nil
+	return changed, nil
 }
 
-// Changes reads only what changed since the last read: entries whose change
-// marker (modifyTimestamp, or AD's uSNChanged) is at or above the highest
-// seen, and an ID-only listing that reveals deletions and moves out of
-// scope. It returns the updated snapshot and whether anything changed.
-// Without an earlier full read it does one.
+// updatePerson puts a read or pushed entry into the state and reports its
+// ID and whether that changed what the state holds for it.
+func (s *LDAPSource) updatePerson(st *state, e *ldap.Entry) (string, bool) {
+	n := normDN(e.DN)
+	id, err := s.entryID(e)
+	if err != nil {
+		id = st.idByDN[n]
+	}
+	before, beforeSkip := st.people[id], st.skips[n]
+	s.putPerson(st, e)
+	return id, !samePerson(before, st.people[id]) || beforeSkip != st.skips[n]
+}
+
+// updateGroup puts a read or pushed group into the state and reports
+// whether it changed.
+func (s *LDAPSource) updateGroup(st *state, e *ldap.Entry) bool {
+	id, _ := s.entryID(e)
+	before := st.groups[id]
+	s.putGroup(st, e)
+	return before == nil || !sameGroup(before, st.groups[id])
+}
+
+// dropPerson removes a person from the state; it reports whether it held them.
+func (st *state) dropPerson(id string) bool {
+	p, ok := st.people[id]
+	if ok {
+		delete(st.people, id)
+		delete(st.idByDN, normDN(p.dn))
+	}
+	return ok
+}
+
+// Changes brings the last read up to date and returns the snapshot and
+// whether anything changed. While a watch runs it applies the pushed
+// changes; otherwise it reads entries whose change marker (see markerAttr)
+// is at or above the highest seen, plus a DN listing that reveals deletions
+// and moves out of scope. Without an earlier full read it does one.
 func (s *LDAPSource) Changes(ctx context.Context) (Snapshot, bool, error) {
 	s.mu.Lock()
 	if s.state == nil {
@@ -570,18 +604,15 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 		s.pending = nil
 		s.pushMu.Unlock()
 		changed, touched := s.applyPushed(st, pend)
-		for _, id := range touched {
-			before := st.people[id]
-			if err := s.markFlagsOf(ctx, c, st, []string{id}); err != nil {
-				s.pushMu.Lock()
-				s.pending = append(pend, s.pending...)
-				s.pushMu.Unlock()
-				return false, err
-			}
-			changed = changed || before != st.people[id]
+		flagged, err := s.recheckFlags(ctx, c, st, touched)
+		if err != nil {
+			s.pushMu.Lock()
+			s.pending = append(pend, s.pending...)
+			s.pushMu.Unlock()
+			return false, err
 		}
 		s.state = st
-		return changed, nil
+		return changed || flagged, nil
 	}
 	changed := false
 	since := "(" + s.markerAttr() + ">=" + ldap.EscapeFilter(st.hwm) + ")"
@@ -591,16 +622,8 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 	for _, base := range s.cfg.PeopleBases {
 		if st.hwm != "" {
 			if err := s.search(ctx, c, base, s.cfg.PeopleScope, "(&"+s.cfg.PeopleFilter+since+")", attrs, func(e *ldap.Entry) error {
-				n := normDN(e.DN)
-				id, err := s.entryID(e)
-				if err != nil {
-					id = st.idByDN[n]
-				}
-				before, beforeSkip := st.people[id], st.skips[n]
-				s.putPerson(st, e)
-				if !samePerson(before, st.people[id]) || beforeSkip != st.skips[n] {
-					changed = true
-				}
+				id, ch := s.updatePerson(st, e)
+				changed = changed || ch
 				touched = append(touched, id)
 				return nil
 			}); err != nil {
@@ -618,37 +641,26 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
-	for id, p := range st.people {
+	for id := range st.people {
 		if !present[id] {
-			delete(st.people, id)
-			delete(st.idByDN, normDN(p.dn))
-			changed = true
+			changed = st.dropPerson(id) || changed
 		}
 	}
 	// Flags change with an attribute of the entry, which moves its change
 	// marker: only the entries just read need the filters. Filters that
 	// depend on other entries (AD's memberOf) are re-evaluated by the full
 	// run on schedule.interval.
-	for _, id := range touched {
-		before := st.people[id]
-		if err := s.markFlagsOf(ctx, c, st, []string{id}); err != nil {
-			return false, err
-		}
-		if before != st.people[id] {
-			changed = true
-		}
+	flagged, err := s.recheckFlags(ctx, c, st, touched)
+	if err != nil {
+		return false, err
 	}
+	changed = changed || flagged
 	if len(s.cfg.GroupBases) > 0 {
 		gpresent := map[string]bool{}
 		for _, base := range s.cfg.GroupBases {
 			if st.hwm != "" {
 				if err := s.search(ctx, c, base, ldap.ScopeWholeSubtree, "(&"+s.cfg.GroupFilter+since+")", s.groupAttributes(), func(e *ldap.Entry) error {
-					id, _ := s.entryID(e)
-					before := st.groups[id]
-					s.putGroup(st, e)
-					if before == nil || !sameGroup(before, st.groups[id]) {
-						changed = true
-					}
+					changed = s.updateGroup(st, e) || changed
 					return nil
 				}); err != nil {
 					return false, err
@@ -751,7 +763,7 @@ func (s *LDAPSource) build() Snapshot {
 		snap.Groups = append(snap.Groups, g)
 	}
 	keep := s.groupScope(snap.Groups, groupByDN)
-	// Map order: Normalize sorts what it publishes.
+	// Map order: neither Normalize nor the store depends on it.
 	for id, p := range st.people {
 		if keep != nil && !keep(id) {
 			snap.Skips = append(snap.Skips, Skip{ID: p.dn, Reason: "outside the include/exclude groups", Excluded: true})

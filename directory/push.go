@@ -148,29 +148,12 @@ func (s *LDAPSource) applyPushed(st *state, pend []pushed) (changed bool, touche
 				changed = true
 			}
 		case p.deleted != "":
-			if old, ok := st.people[p.deleted]; ok {
-				delete(st.people, p.deleted)
-				delete(st.idByDN, normDN(old.dn))
-				changed = true
-			}
+			changed = st.dropPerson(p.deleted) || changed
 		case p.group:
-			id, _ := s.entryID(p.entry)
-			before := st.groups[id]
-			s.putGroup(st, p.entry)
-			if before == nil || !sameGroup(before, st.groups[id]) {
-				changed = true
-			}
+			changed = s.updateGroup(st, p.entry) || changed
 		default:
-			n := normDN(p.entry.DN)
-			id, err := s.entryID(p.entry)
-			if err != nil {
-				id = st.idByDN[n]
-			}
-			before, beforeSkip := st.people[id], st.skips[n]
-			s.putPerson(st, p.entry)
-			if !samePerson(before, st.people[id]) || beforeSkip != st.skips[n] {
-				changed = true
-			}
+			id, ch := s.updatePerson(st, p.entry)
+			changed = changed || ch
 			touched = append(touched, id)
 		}
 	}
