@@ -306,64 +306,27 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 	for start := 0; start == 0 || start < len(names); start += MaxWritesPerTx {
 		chunk := names[start:min(start+MaxWritesPerTx, len(names))]
 		last := start+MaxWritesPerTx >= len(names)
+		var written []Item // kept only once their transaction commits
 		err := s.db.Update(func(tx *bolt.Tx) error {
-			meta, items, sums, ch, tombs := tx.Bucket(bMeta), tx.Bucket(bItems), tx.Bucket(bSums), tx.Bucket(bChanges), tx.Bucket(bTombs)
+			meta := tx.Bucket(bMeta)
 			// Names are written in sorted order: packed pages keep the
 			// file, and what a reader maps of it, small.
-			items.FillPercent, sums.FillPercent = 0.9, 0.9
+			tx.Bucket(bItems).FillPercent, tx.Bucket(bSums).FillPercent = 0.9, 0.9
 			rev := getU64(meta, kRev)
 			dirRev := getU64(meta, kDirRev)
 			for _, name := range chunk {
-				d := want[name]
-				cur, exists := old.Lookup(name)
 				rev++
-				if exists {
-					if err := ch.Delete(u64(cur.Rev)); err != nil {
-						return err
-					}
-				} else if err := clearTombstone(tx, name); err != nil {
-					return err
-				}
-				data, err := d.encode()
+				it, err := writeCard(tx, old, name, want[name], rev, now)
 				if err != nil {
-					return fmt.Errorf("encode %s: %w", name, err)
-				}
-				if err := items.Put([]byte(name), encodeRecord(rev, d.hash, d.kind, data)); err != nil {
 					return err
 				}
-				if err := ch.Put(u64(rev), changeValue(opPut, now, name)); err != nil {
-					return err
-				}
-				var it Item
-				if d.kind == KindPerson {
-					it = personItem(name, rev, d.hash, d.person)
-				} else {
-					it = groupItem(name, rev, d.hash, d.group)
-				}
-				if err := sums.Put([]byte(name), encodeSummary(&it)); err != nil {
-					return err
-				}
-				upserts = append(upserts, it)
+				written = append(written, it)
 			}
 			if last {
 				for _, it := range gone {
 					rev++
 					removed[it.Name] = true
-					for _, del := range []struct {
-						b *bolt.Bucket
-						k []byte
-					}{{items, []byte(it.Name)}, {sums, []byte(it.Name)}, {ch, u64(it.Rev)}} {
-						if err := del.b.Delete(del.k); err != nil {
-							return err
-						}
-					}
-					if err := ch.Put(u64(rev), changeValue(opDelete, now, it.Name)); err != nil {
-						return err
-					}
-					if err := tombs.Put(u64(rev), []byte(it.Name)); err != nil {
-						return err
-					}
-					if err := tx.Bucket(bTombIdx).Put([]byte(it.Name), u64(rev)); err != nil {
+					if err := removeCard(tx, it, rev, now); err != nil {
 						return err
 					}
 				}
@@ -372,18 +335,8 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 				}
 				horizon = getU64(meta, kHorizon)
 				if hiddenChanged {
-					hb := tx.Bucket(bHidden)
-					for _, it := range old.hidden {
-						if directory.SourceOf(it.Key) == pub.Source {
-							if err := hb.Delete([]byte(it.Name)); err != nil {
-								return err
-							}
-						}
-					}
-					for i := range hidden {
-						if err := hb.Put([]byte(hidden[i].Name), encodeSummary(&hidden[i])); err != nil {
-							return err
-						}
+					if err := replaceHidden(tx, old, pub.Source, hidden); err != nil {
+						return err
 					}
 				}
 			}
@@ -402,6 +355,7 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 			}
 			return ApplyResult{}, fmt.Errorf("store: apply source %q: %w", pub.Source, err)
 		}
+		upserts = append(upserts, written...)
 	}
 	for _, it := range upserts {
 		if _, exists := old.Lookup(it.Name); exists {
@@ -419,6 +373,74 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 		s.idx.Store(ix)
 	}
 	return res, nil
+}
+
+// writeCard stores a new or changed card at rev, moving its change entry
+// (or clearing its tombstone), and returns its index summary.
+func writeCard(tx *bolt.Tx, old *Index, name string, d desired, rev uint64, now time.Time) (Item, error) {
+	ch := tx.Bucket(bChanges)
+	if cur, exists := old.Lookup(name); exists {
+		if err := ch.Delete(u64(cur.Rev)); err != nil {
+			return Item{}, err
+		}
+	} else if err := clearTombstone(tx, name); err != nil {
+		return Item{}, err
+	}
+	data, err := d.encode()
+	if err != nil {
+		return Item{}, fmt.Errorf("encode %s: %w", name, err)
+	}
+	if err := tx.Bucket(bItems).Put([]byte(name), encodeRecord(rev, d.hash, d.kind, data)); err != nil {
+		return Item{}, err
+	}
+	if err := ch.Put(u64(rev), changeValue(opPut, now, name)); err != nil {
+		return Item{}, err
+	}
+	var it Item
+	if d.kind == KindPerson {
+		it = personItem(name, rev, d.hash, d.person)
+	} else {
+		it = groupItem(name, rev, d.hash, d.group)
+	}
+	return it, tx.Bucket(bSums).Put([]byte(name), encodeSummary(&it))
+}
+
+// removeCard deletes a card and leaves its tombstone at rev.
+func removeCard(tx *bolt.Tx, it *Item, rev uint64, now time.Time) error {
+	ch := tx.Bucket(bChanges)
+	for _, del := range []struct {
+		b *bolt.Bucket
+		k []byte
+	}{{tx.Bucket(bItems), []byte(it.Name)}, {tx.Bucket(bSums), []byte(it.Name)}, {ch, u64(it.Rev)}} {
+		if err := del.b.Delete(del.k); err != nil {
+			return err
+		}
+	}
+	if err := ch.Put(u64(rev), changeValue(opDelete, now, it.Name)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bTombs).Put(u64(rev), []byte(it.Name)); err != nil {
+		return err
+	}
+	return tx.Bucket(bTombIdx).Put([]byte(it.Name), u64(rev))
+}
+
+// replaceHidden replaces one source's hidden accounts.
+func replaceHidden(tx *bolt.Tx, old *Index, source string, hidden []Item) error {
+	hb := tx.Bucket(bHidden)
+	for _, it := range old.hidden {
+		if directory.SourceOf(it.Key) == source {
+			if err := hb.Delete([]byte(it.Name)); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range hidden {
+		if err := hb.Put([]byte(hidden[i].Name), encodeSummary(&hidden[i])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func addDesired(want map[string]desired, key string, d desired) error {
