@@ -276,6 +276,7 @@ type state struct {
 	// inChain holds, for AD, the people in each include/exclude group
 	// (by normalised DN) as the server resolves nesting.
 	inChain map[string]map[string]bool
+	log     *journal // open during an incremental read
 }
 
 func (st *state) newer(a, b string) bool {
@@ -416,7 +417,7 @@ func (s *LDAPSource) putPerson(st *state, e *ldap.Entry) {
 	st.see(e.GetAttributeValue(s.markerAttr()))
 	n := normDN(e.DN)
 	if s.excludedOU(e.DN) {
-		st.skips[n] = reasonExcludedOU
+		st.setSkip(n, reasonExcludedOU)
 		if id, ok := st.idByDN[n]; ok {
 			st.dropPerson(id)
 		}
@@ -424,10 +425,10 @@ func (s *LDAPSource) putPerson(st *state, e *ldap.Entry) {
 	}
 	p, skip := s.mapPerson(e)
 	if skip != "" {
-		st.skips[n] = skip
+		st.setSkip(n, skip)
 		return
 	}
-	delete(st.skips, n)
+	st.setSkip(n, "")
 	if old := st.people[p.ID]; old != nil {
 		// Filter-based flags carry over until markFlags re-evaluates them;
 		// AD's disabled flag comes with the entry.
@@ -435,10 +436,10 @@ func (s *LDAPSource) putPerson(st *state, e *ldap.Entry) {
 		if s.cfg.Kind != KindAD {
 			p.Disabled = old.Disabled
 		}
-		delete(st.idByDN, normDN(old.dn))
+		st.setDN(normDN(old.dn), "")
 	}
-	st.people[p.ID] = &p
-	st.idByDN[n] = p.ID
+	st.setPerson(p.ID, &p)
+	st.setDN(n, p.ID)
 }
 
 func (s *LDAPSource) groupAttributes() []string {
@@ -461,7 +462,7 @@ func (s *LDAPSource) putGroup(st *state, e *ldap.Entry) {
 		m, _, _ = strings.Cut(m, "#") // uniqueMember's optional "#'0101'B" suffix
 		rg.members = append(rg.members, normDN(m))
 	}
-	st.groups[id] = rg
+	st.setGroup(id, rg)
 }
 
 // markFlags evaluates the hidden and disabled filters on the server, so
@@ -505,7 +506,7 @@ func (s *LDAPSource) setFlags(st *state, id string, p *rawPerson, hidden, disabl
 	}
 	n := *p
 	n.Hidden, n.Disabled = hidden, d
-	st.people[id] = &n
+	st.setPerson(id, &n)
 }
 
 // recheckFlags evaluates the hidden and disabled filters for the given
@@ -562,33 +563,57 @@ func (s *LDAPSource) updateGroup(st *state, e *ldap.Entry) bool {
 func (st *state) dropPerson(id string) bool {
 	p, ok := st.people[id]
 	if ok {
-		delete(st.people, id)
-		delete(st.idByDN, normDN(p.dn))
+		st.setPerson(id, nil)
+		st.setDN(normDN(p.dn), "")
 	}
 	return ok
 }
 
-// Changes brings the last read up to date and returns the snapshot and
-// whether anything changed. While a watch runs it applies the pushed
-// changes; otherwise it reads entries whose change marker (see markerAttr)
-// is at or above the highest seen, plus a DN listing that reveals deletions
-// and moves out of scope. Without an earlier full read it does one.
-func (s *LDAPSource) Changes(ctx context.Context) (Snapshot, bool, error) {
+// Changes brings the last read up to date and reports whether anything
+// changed. While a watch runs it applies the pushed changes; otherwise it
+// reads entries whose change marker (see markerAttr) is at or above the
+// highest seen, plus a DN listing that reveals deletions and moves out of
+// scope. Without an earlier full read it does one. When only people's own
+// attributes changed it returns them as a Delta; otherwise the Delta is nil
+// and Current gives the whole snapshot.
+func (s *LDAPSource) Changes(ctx context.Context) (*Delta, bool, error) {
 	s.mu.Lock()
-	if s.state == nil {
-		s.mu.Unlock()
-		snap, err := s.Snapshot(ctx)
-		return snap, err == nil, err
-	}
 	defer s.mu.Unlock()
+	if s.state == nil {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+		defer cancel()
+		st, err := s.readAll(ctx)
+		if err != nil {
+			s.dropConn()
+			return nil, false, err
+		}
+		s.state = st
+		return nil, true, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
+	s.state.begin()
 	changed, err := s.changes(ctx)
 	if err != nil {
+		s.state.rollback()
 		s.dropConn()
-		return Snapshot{}, false, err
+		return nil, false, err
 	}
-	return s.build(), changed, nil
+	j := s.state.commit()
+	if !changed {
+		return nil, false, nil
+	}
+	return s.delta(j), true, nil
+}
+
+// Current returns the whole snapshot as of the last read.
+func (s *LDAPSource) Current() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == nil {
+		return Snapshot{Source: s.cfg.Name}
+	}
+	return s.build()
 }
 
 func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
@@ -596,8 +621,9 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	// Work on a copy: a failure half-way must leave the last good state.
-	st := s.state.clone()
+	// Writes are journaled (see Changes): a failure half-way leaves the
+	// last good state.
+	st := s.state
 	if s.Pushing() {
 		s.pushMu.Lock()
 		pend := s.pending
@@ -611,7 +637,6 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 			s.pushMu.Unlock()
 			return false, err
 		}
-		s.state = st
 		return changed || flagged, nil
 	}
 	changed := false
@@ -677,7 +702,7 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 		}
 		for id := range st.groups {
 			if !gpresent[id] {
-				delete(st.groups, id)
+				st.setGroup(id, nil)
 				changed = true
 			}
 		}
@@ -687,7 +712,6 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
-	s.state = st
 	return changed, nil
 }
 
@@ -698,27 +722,6 @@ func samePerson(a, b *rawPerson) bool {
 		return a == b
 	}
 	return a.dn == b.dn && a.managerDN == b.managerDN && reflect.DeepEqual(a.Person, b.Person)
-}
-
-func (st *state) clone() *state {
-	c := &state{people: make(map[string]*rawPerson, len(st.people)), groups: make(map[string]*rawGroup, len(st.groups)),
-		idByDN: make(map[string]string, len(st.idByDN)), skips: make(map[string]string, len(st.skips)), hwm: st.hwm, numeric: st.numeric,
-		inChain: st.inChain}
-	// Entries are never changed in place once stored (putPerson and
-	// markFlags replace them), so the clone shares them.
-	for k, v := range st.people {
-		c.people[k] = v
-	}
-	for k, v := range st.groups {
-		c.groups[k] = v
-	}
-	for k, v := range st.idByDN {
-		c.idByDN[k] = v
-	}
-	for k, v := range st.skips {
-		c.skips[k] = v
-	}
-	return c
 }
 
 // build turns the state into a snapshot: member and manager DNs resolved
@@ -985,11 +988,40 @@ func (s *LDAPSource) groupScope(groups []Group, groupByDN map[string]string) fun
 // normDN canonicalises a DN for comparison: parsed, attribute types and
 // values lower-cased. An unparsable DN compares as its lower-cased text.
 func normDN(dn string) string {
+	if simpleDN(dn) {
+		return strings.ToLower(dn)
+	}
 	d, err := ldap.ParseDN(dn)
 	if err != nil || d == nil {
 		return strings.ToLower(strings.TrimSpace(dn))
 	}
 	return strings.ToLower(d.String())
+}
+
+// simpleDN reports whether dn reads the same once parsed and re-encoded,
+// so normDN can skip parsing, which dominates listing 100,000 DNs: printable
+// ASCII without characters that need escaping, each RDN a single
+// type=value, no spaces next to separators or doubled.
+func simpleDN(dn string) bool {
+	eq := 0
+	for i := 0; i < len(dn); i++ {
+		switch c := dn[i]; {
+		case c == ',':
+			if eq != 1 {
+				return false
+			}
+			eq = 0
+		case c == '=':
+			eq++
+		case c == ' ':
+			if i == 0 || i == len(dn)-1 || strings.IndexByte(",= ", dn[i-1]) >= 0 || strings.IndexByte(",= ", dn[i+1]) >= 0 {
+				return false
+			}
+		case c < ' ' || c > '~' || strings.IndexByte("\"+;<>\\#", c) >= 0:
+			return false
+		}
+	}
+	return eq == 1
 }
 
 // ErrLoginFailed is the one error of Login for any refusal, so callers

@@ -117,6 +117,8 @@ type Published struct {
 	// Hidden people are in scope and may log in, but appear in no book.
 	Hidden  []Entry
 	Skipped []Skip
+
+	ix *pubIndex // Patch's look-ups, built on first use
 }
 
 // Skip records a person or value left out of a run and why.

@@ -144,7 +144,7 @@ func (s *LDAPSource) applyPushed(st *state, pend []pushed) (changed bool, touche
 		switch {
 		case p.deleted != "" && p.group:
 			if _, ok := st.groups[p.deleted]; ok {
-				delete(st.groups, p.deleted)
+				st.setGroup(p.deleted, nil)
 				changed = true
 			}
 		case p.deleted != "":

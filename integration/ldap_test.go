@@ -193,9 +193,10 @@ func TestLDAPIncrementalReadsChangesAndDeletions(t *testing.T) {
 	mod.Add("member", []string{dnOf(people[30])})
 	must(t, c.Modify(mod))
 
-	snap, changed, err := src.Changes(ctx)
-	if err != nil || !changed {
-		t.Fatalf("changes: changed=%v err=%v", changed, err)
+	d, changed, err := src.Changes(ctx)
+	snap := src.Current()
+	if err != nil || !changed || d != nil {
+		t.Fatalf("changes: changed=%v delta=%v err=%v; want a change beyond a delta (people joined and left)", changed, d, err)
 	}
 	pub, _ := directory.Normalize(snap)
 	byUser := map[string]directory.Entry{}
@@ -230,6 +231,32 @@ func TestLDAPIncrementalReadsChangesAndDeletions(t *testing.T) {
 	}
 	if _, changed, _ := src.Changes(ctx); changed {
 		t.Error("a second incremental read without LDAP changes reported changes")
+	}
+
+	// Edits of people's own attributes come back as a delta of exactly
+	// those people, manager resolved, which the runner publishes alone.
+	mod = ldap.NewModifyRequest(dnOf(people[42]), nil)
+	mod.Replace("title", []string{"Delta Title"})
+	must(t, c.Modify(mod))
+	mod = ldap.NewModifyRequest(dnOf(people[50]), nil)
+	mod.Replace("manager", []string{dnOf(people[3])})
+	must(t, c.Modify(mod))
+	d, changed, err = src.Changes(ctx)
+	if err != nil || !changed || d == nil || len(d.Changed) != 2 {
+		t.Fatalf("attribute edits: changed=%v delta=%+v err=%v; want a delta of 2 people", changed, d, err)
+	}
+	got := map[string]directory.PersonChange{}
+	for _, pc := range d.Changed {
+		got[pc.New.Username] = pc
+	}
+	if pc := got[people[42].uid]; pc.New.Title != "Delta Title" || pc.Old.Title != people[42].title {
+		t.Errorf("title edit in delta: %+v", pc)
+	}
+	if pc := got[people[50].uid]; pc.New.ManagerID != idOf(first, people[3].uid) || pc.Old.ManagerID != idOf(first, people[50].managerUID) {
+		t.Errorf("manager edit in delta: old %q new %q", pc.Old.ManagerID, pc.New.ManagerID)
+	}
+	if _, changed, _ := src.Changes(ctx); changed {
+		t.Error("a delta read twice")
 	}
 }
 
@@ -296,7 +323,7 @@ func TestLDAPPushedChangesArriveWithinSeconds(t *testing.T) {
 	go func() { done <- src.Watch(wctx, func() { notified <- struct{}{} }) }()
 	waitFor(t, "the change stream", src.Pushing)
 	c := srv.admin()
-	mod := ldap.NewModifyRequest(dnOf(people[40]), nil)
+	mod := ldap.NewModifyRequest(dnOf(people[42]), nil)
 	mod.Replace("title", []string{"Pushed, Title"})
 	start := time.Now()
 	if err := c.Modify(mod); err != nil {
@@ -318,12 +345,12 @@ func TestLDAPPushedChangesArriveWithinSeconds(t *testing.T) {
 	}
 	var snap directory.Snapshot
 	waitFor(t, "deletion and group change to be pushed", func() bool {
-		s, changed, err := src.Changes(ctx)
+		_, changed, err := src.Changes(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if changed {
-			snap = s
+			snap = src.Current()
 		}
 		return idOf(snap, people[41].uid) == "" && len(snap.People) > 0 && memberOf(snap, "platform", idOf(snap, people[42].uid))
 	})
@@ -331,7 +358,7 @@ func TestLDAPPushedChangesArriveWithinSeconds(t *testing.T) {
 	for _, p := range snap.People {
 		byUser[p.Username] = p
 	}
-	if byUser[people[40].uid].Title != "Pushed, Title" {
+	if byUser[people[42].uid].Title != "Pushed, Title" {
 		t.Error("pushed modification not applied")
 	}
 	stop()
@@ -368,7 +395,8 @@ func TestLDAPWithoutSyncprovFallsBackToPolling(t *testing.T) {
 	mod := ldap.NewModifyRequest(dnOf(people[5]), nil)
 	mod.Replace("title", []string{"Polled"})
 	must(t, srv.admin().Modify(mod))
-	snap, changed, err := src.Changes(ctx)
+	_, changed, err := src.Changes(ctx)
+	snap := src.Current()
 	if err != nil || !changed || snap.People[0].ID == "" {
 		t.Fatalf("polling after the refusal: %v %v", changed, err)
 	}

@@ -351,7 +351,8 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 		t.Fatal(err)
 	}
 	dc.addUser(c, adUser{sam: "late", given: "Late", family: "Joiner", dept: "Sales, EMEA"})
-	snap, changed, err := src.Changes(ctx)
+	_, changed, err := src.Changes(ctx)
+	snap = src.Current()
 	if err != nil || !changed {
 		t.Fatalf("incremental: %v %v", changed, err)
 	}
@@ -387,7 +388,8 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 	if err := c.Del(ldap.NewDelRequest(adDN("u14"), nil)); err != nil {
 		t.Fatal(err)
 	}
-	snap, changed, err = stsrc.Changes(ctx)
+	_, changed, err = stsrc.Changes(ctx)
+	snap = stsrc.Current()
 	if err != nil || !changed {
 		t.Fatalf("scoped incremental: %v %v", changed, err)
 	}
@@ -411,7 +413,8 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 	if err := c.Del(ldap.NewDelRequest(adDN("u16"), nil)); err != nil {
 		t.Fatal(err)
 	}
-	snap, changed, err = psrc.Changes(ctx)
+	_, changed, err = psrc.Changes(ctx)
+	snap = psrc.Current()
 	if err != nil || !changed || idOf(snap, "u16") != "" {
 		t.Errorf("deletion with an ordinary bind account: changed %v, err %v", changed, err)
 	}

@@ -44,7 +44,12 @@ type Spec struct {
 
 // Incremental sources read just what changed since their last read.
 type Incremental interface {
-	Changes(ctx context.Context) (directory.Snapshot, bool, error)
+	// Changes reads what changed and reports whether anything did. When
+	// only people's own attributes changed it returns them as a Delta,
+	// else nil, and the run publishes Current.
+	Changes(ctx context.Context) (*directory.Delta, bool, error)
+	// Current is the whole snapshot as of the last read.
+	Current() directory.Snapshot
 }
 
 // Watcher sources follow changes the server pushes; Watch blocks until ctx
@@ -69,20 +74,33 @@ type Runner struct {
 	st      *store.Store
 	specs   map[string]*Spec
 	names   []string
-	locks   map[string]*sync.Mutex
+	runs    map[string]*sourceRuns
 	log     *slog.Logger
 	metrics *metrics
 	// After is called after each full run (e.g. to release memory).
 	After func()
 }
 
+// sourceRuns is what the runner keeps of one source between runs.
+type sourceRuns struct {
+	mu sync.Mutex // one run at a time
+	// prior is what the store holds of an incremental source, as the
+	// source's last read produced it, so a delta can be published alone.
+	// It is dropped whenever the two might differ.
+	prior *directory.Published
+	// stale marks a source read but not applied (the store failed): its
+	// next incremental run publishes the whole snapshot even when nothing
+	// new changed.
+	stale bool
+}
+
 // New builds a runner.
 func New(st *store.Store, specs []Spec, log *slog.Logger, reg prometheus.Registerer) *Runner {
-	r := &Runner{st: st, specs: map[string]*Spec{}, locks: map[string]*sync.Mutex{}, log: log, metrics: newMetrics(reg)}
+	r := &Runner{st: st, specs: map[string]*Spec{}, runs: map[string]*sourceRuns{}, log: log, metrics: newMetrics(reg)}
 	for i := range specs {
 		sp := &specs[i]
 		r.specs[sp.Source.Name()] = sp
-		r.locks[sp.Source.Name()] = &sync.Mutex{}
+		r.runs[sp.Source.Name()] = &sourceRuns{}
 		r.names = append(r.names, sp.Source.Name())
 	}
 	sort.Strings(r.names)
@@ -106,10 +124,18 @@ func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (s
 	if !ok {
 		return store.Run{}, fmt.Errorf("%w %q (known: %v)", ErrUnknownSource, name, r.names)
 	}
-	run, _, err := r.runWith(ctx, sp, trigger, confirm, func(ctx context.Context) (directory.Snapshot, bool, error) {
-		snap, err := sp.Source.Snapshot(ctx)
-		return snap, true, err
-	})
+	sr := r.runs[name]
+	sr.mu.Lock()
+	// The full read replaces it; keeping it would only add to the read's
+	// peak memory.
+	sr.prior = nil
+	run := store.Run{Source: name, Trigger: trigger, Start: time.Now()}
+	snap, err := sp.Source.Snapshot(ctx)
+	if err == nil {
+		err = r.apply(sp, sr, snap, &run, confirm)
+	}
+	r.finish(&run, err)
+	sr.mu.Unlock()
 	// A full read leaves its garbage whether or not anything changed.
 	if r.After != nil {
 		r.After()
@@ -118,7 +144,9 @@ func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (s
 }
 
 // RunChanges runs an incremental source's changes; a run that finds none
-// is not logged. It reports whether a run happened.
+// is not logged. It reports whether a run happened. A change to people's
+// own attributes is published alone, at a cost that follows its size;
+// anything else publishes the source's whole snapshot.
 func (r *Runner) RunChanges(ctx context.Context, name string) (store.Run, bool, error) {
 	sp, ok := r.specs[name]
 	if !ok {
@@ -128,45 +156,72 @@ func (r *Runner) RunChanges(ctx context.Context, name string) (store.Run, bool, 
 	if !ok {
 		return store.Run{}, false, fmt.Errorf("source %q cannot read changes alone", name)
 	}
-	return r.runWith(ctx, sp, TriggerIncremental, false, inc.Changes)
-}
-
-func (r *Runner) runWith(ctx context.Context, sp *Spec, trigger string, confirm bool, read func(context.Context) (directory.Snapshot, bool, error)) (store.Run, bool, error) {
-	name := sp.Source.Name()
-	mu := r.locks[name]
-	mu.Lock()
-	defer mu.Unlock()
-	run := store.Run{Source: name, Trigger: trigger, Start: time.Now()}
-	snap, changed, err := read(ctx)
-	if err == nil && !changed {
+	sr := r.runs[name]
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	run := store.Run{Source: name, Trigger: TriggerIncremental, Start: time.Now()}
+	d, changed, err := inc.Changes(ctx)
+	if err == nil && !changed && !sr.stale {
 		return run, false, nil
 	}
 	if err == nil {
-		err = r.apply(sp, snap, &run, confirm)
+		err = r.applyChanges(sp, sr, inc, d, &run)
 	}
+	r.finish(&run, err)
+	return run, true, err
+}
+
+func (r *Runner) applyChanges(sp *Spec, sr *sourceRuns, inc Incremental, d *directory.Delta, run *store.Run) error {
+	if d == nil || sr.prior == nil || sr.stale {
+		return r.apply(sp, sr, inc.Current(), run, false)
+	}
+	ch, err := sr.prior.Patch(d)
+	if errors.Is(err, directory.ErrNeedsFull) {
+		return r.apply(sp, sr, inc.Current(), run, false)
+	}
+	if err != nil {
+		return err
+	}
+	run.Seen = len(d.Changed)
+	run.Published = len(sr.prior.People)
+	r.countSkips(sp, ch.Skipped, run)
+	res, err := r.st.ApplyChange(ch)
+	if err != nil {
+		sr.prior, sr.stale = nil, true
+		return err
+	}
+	sr.prior.Commit(ch)
+	r.counts(res, run)
+	return nil
+}
+
+// finish records, counts and logs a run.
+func (r *Runner) finish(run *store.Run, err error) {
 	run.End = time.Now()
 	if err != nil {
 		run.Result, run.Error = store.RunFailed, err.Error()
 	}
-	if rerr := r.st.RecordRun(&run); rerr != nil {
-		r.log.Error("recording run failed", "source", name, "err", rerr)
+	if rerr := r.st.RecordRun(run); rerr != nil {
+		r.log.Error("recording run failed", "source", run.Source, "err", rerr)
 	}
-	r.metrics.observe(&run)
-	attrs := []any{"source", name, "trigger", trigger, "result", run.Result, "seen", run.Seen, "published", run.Published,
+	r.metrics.observe(run)
+	attrs := []any{"source", run.Source, "trigger", run.Trigger, "result", run.Result, "seen", run.Seen, "published", run.Published,
 		"added", run.Added, "updated", run.Updated, "removed", run.Removed, "skipped", run.Skipped,
 		"took", run.End.Sub(run.Start).Round(time.Millisecond)}
 	switch run.Result {
 	case store.RunFailed:
 		r.log.Error("directory run failed; nothing changed", append(attrs, "err", run.Error)...)
 	case store.RunHeld:
-		r.log.Warn("directory run held; confirm with: orgdav sync --confirm "+name, append(attrs, "why", run.Note)...)
+		r.log.Warn("directory run held; confirm with: orgdav sync --confirm "+run.Source, append(attrs, "why", run.Note)...)
 	default:
 		r.log.Info("directory run", attrs...)
 	}
-	return run, true, err
 }
 
-func (r *Runner) apply(sp *Spec, snap directory.Snapshot, run *store.Run, confirm bool) error {
+// apply normalises a whole snapshot and applies it unless the run is held;
+// an incremental source keeps what was applied for its next deltas.
+func (r *Runner) apply(sp *Spec, sr *sourceRuns, snap directory.Snapshot, run *store.Run, confirm bool) error {
+	sr.prior = nil
 	run.Seen = len(snap.People)
 	// snap is not used after this: its copies can go while the store writes.
 	pub, err := directory.Normalize(snap)
@@ -174,25 +229,7 @@ func (r *Runner) apply(sp *Spec, snap directory.Snapshot, run *store.Run, confir
 		return err
 	}
 	run.Published = len(pub.People)
-	run.Skipped = len(pub.Skipped)
-	if len(pub.Skipped) > 0 {
-		run.SkipReasons = map[string]int{}
-		problems := 0
-		for _, s := range pub.Skipped {
-			run.SkipReasons[reasonClass(s.Reason)]++
-			if s.Excluded {
-				continue
-			}
-			// Every skip is counted in the run log; the first problems are
-			// logged one by one so an admin sees which entries to fix.
-			if problems++; problems <= maxLoggedSkips {
-				r.log.Warn("directory entry or value skipped", "source", sp.Source.Name(), "entry", s.ID, "reason", s.Reason)
-			}
-		}
-		if problems > maxLoggedSkips {
-			r.log.Warn("more entries or values skipped; see orgdav logs for counts by reason", "source", sp.Source.Name(), "more", problems-maxLoggedSkips)
-		}
-	}
+	r.countSkips(sp, pub.Skipped, run)
 	if sp.Draft {
 		run.Result = store.RunDraft
 		run.Note = "draft source: previewed, not applied"
@@ -205,17 +242,49 @@ func (r *Runner) apply(sp *Spec, snap directory.Snapshot, run *store.Run, confir
 	}
 	res, err := r.st.Apply(pub)
 	if err != nil {
+		sr.stale = true
 		return err
 	}
+	sr.stale = false
+	if _, ok := sp.Source.(Incremental); ok {
+		sr.prior = pub
+	}
+	r.counts(res, run)
+	if confirm {
+		run.Note = "confirmed by an admin"
+	}
+	return nil
+}
+
+func (r *Runner) counts(res store.ApplyResult, run *store.Run) {
 	run.Added, run.Updated, run.Removed = res.Added, res.Updated, res.Removed
 	run.Result = store.RunUnchanged
 	if res.Changed() {
 		run.Result = store.RunApplied
 	}
-	if confirm {
-		run.Note = "confirmed by an admin"
+}
+
+// countSkips counts a run's skips by reason and logs the first problems
+// one by one, so an admin sees which entries to fix.
+func (r *Runner) countSkips(sp *Spec, skipped []directory.Skip, run *store.Run) {
+	run.Skipped = len(skipped)
+	if len(skipped) == 0 {
+		return
 	}
-	return nil
+	run.SkipReasons = map[string]int{}
+	problems := 0
+	for _, s := range skipped {
+		run.SkipReasons[reasonClass(s.Reason)]++
+		if s.Excluded {
+			continue
+		}
+		if problems++; problems <= maxLoggedSkips {
+			r.log.Warn("directory entry or value skipped", "source", sp.Source.Name(), "entry", s.ID, "reason", s.Reason)
+		}
+	}
+	if problems > maxLoggedSkips {
+		r.log.Warn("more entries or values skipped; see orgdav logs for counts by reason", "source", sp.Source.Name(), "more", problems-maxLoggedSkips)
+	}
 }
 
 // maxLoggedSkips bounds the skips logged one by one per run.

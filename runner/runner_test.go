@@ -137,3 +137,79 @@ func TestMemoryIsReleasedAfterEveryFullRun(t *testing.T) {
 		t.Fatalf("After called %d times for 3 full runs", calls)
 	}
 }
+
+// incSource is an incremental source whose changes the test sets: each
+// edit updates the whole snapshot and, when delta is set, comes as a delta.
+type incSource struct {
+	snapSource
+	pending *directory.Delta
+	changed bool
+	wholes  int // times the whole snapshot was read for an incremental run
+}
+
+func (s *incSource) Changes(ctx context.Context) (*directory.Delta, bool, error) {
+	d, ch := s.pending, s.changed
+	s.pending, s.changed = nil, false
+	return d, ch, s.err
+}
+
+func (s *incSource) Current() directory.Snapshot { s.wholes++; return s.snap }
+
+// edit changes person i of the snapshot, as a delta unless whole.
+func (s *incSource) edit(i int, whole bool, fn func(p *directory.Person)) {
+	old := s.snap.People[i]
+	s.snap.People = append([]directory.Person(nil), s.snap.People...)
+	fn(&s.snap.People[i])
+	s.changed = true
+	if !whole {
+		s.pending = &directory.Delta{Source: "corp", Changed: []directory.PersonChange{{Old: old, New: s.snap.People[i]}}}
+	}
+}
+
+func TestIncrementalRunsPublishDeltasAloneAndFallBackToTheWholeSource(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	src := &incSource{snapSource: snapSource{snap: directory.Snapshot{Source: "corp", People: people(100)}}}
+	r := New(st, []Spec{{Source: src, MaxRemovalShare: 0.1}}, slog.New(slog.DiscardHandler), nil)
+	ctx := context.Background()
+	title := func(i int) string {
+		e, err := st.Person(directory.CardUID(directory.PersonKey("corp", src.snap.People[i].ID)))
+		if err != nil {
+			return "gone"
+		}
+		return e.Title
+	}
+	cases := []struct {
+		name   string
+		change func()
+		wholes int // whole snapshots read by the incremental run
+		result string
+		check  func() bool
+	}{
+		{"a title edit is published alone", func() { src.edit(3, false, func(p *directory.Person) { p.Title = "Boss" }) }, 0, store.RunApplied,
+			func() bool { return title(3) == "Boss" }},
+		{"no change runs nothing", func() {}, 0, "", func() bool { return true }},
+		{"hiding someone takes the whole source", func() { src.edit(4, false, func(p *directory.Person) { p.Hidden = true }) }, 1, store.RunApplied,
+			func() bool { return title(4) == "gone" }},
+		{"a change the source cannot express as a delta", func() { src.edit(5, true, func(p *directory.Person) { p.Title = "Whole" }) }, 1, store.RunApplied,
+			func() bool { return title(5) == "Whole" }},
+		{"a failed read changes nothing", func() { src.err = errors.New("ldap: down"); src.changed = true }, 0, store.RunFailed,
+			func() bool { src.err = nil; return true }},
+		{"deltas follow a fallback", func() { src.edit(6, false, func(p *directory.Person) { p.Title = "Again" }) }, 0, store.RunApplied,
+			func() bool { return title(6) == "Again" }},
+	}
+	if run, err := r.Run(ctx, "corp", TriggerStartup, false); err != nil || run.Result != store.RunApplied {
+		t.Fatalf("first run: %+v %v", run, err)
+	}
+	for _, c := range cases {
+		c.change()
+		src.wholes = 0
+		run, ran, _ := r.RunChanges(ctx, "corp")
+		if ran != (c.result != "") || run.Result != c.result || src.wholes != c.wholes || !c.check() {
+			t.Fatalf("%s: ran %v, result %q (%s), whole reads %d; want %q, %d", c.name, ran, run.Result, run.Error, src.wholes, c.result, c.wholes)
+		}
+	}
+}

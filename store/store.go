@@ -266,16 +266,6 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.idx.Load()
-	var res ApplyResult
-	// Deterministic order keeps revisions reproducible across runs.
-	names := make([]string, 0, len(want))
-	for n, d := range want {
-		if cur, exists := old.Lookup(n); !exists || cur.hash != d.hash {
-			names = append(names, n)
-		}
-	}
-	res.Unchanged = len(want) - len(names)
-	sort.Strings(names)
 	var gone []*Item
 	for i := range old.Items {
 		it := &old.Items[i]
@@ -292,7 +282,69 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 		hidden = append(hidden, personItem(directory.CardUID(e.Key), 0, [16]byte{}, e))
 	}
 	sort.Slice(hidden, func(i, j int) bool { return hidden[i].Name < hidden[j].Name })
-	hiddenChanged := !sameAccounts(old, pub.Source, hidden)
+	if sameAccounts(old, pub.Source, hidden) {
+		hidden = nil
+	} else if hidden == nil {
+		hidden = []Item{}
+	}
+	return s.write(pub.Source, old, want, gone, hidden)
+}
+
+// ApplyChange writes a partial update of one source: the entries a delta
+// changed, and the groups it emptied. Unlike Apply it leaves every other
+// card of the source alone, so its cost follows the size of the change.
+func (s *Store) ApplyChange(ch *directory.Change) (ApplyResult, error) {
+	want := make(map[string]desired, len(ch.People)+len(ch.Groups))
+	var buf hashBuf
+	for i := range ch.People {
+		e := &ch.People[i]
+		if directory.SourceOf(e.Key) != ch.Source {
+			return ApplyResult{}, fmt.Errorf("store: change of source %q holds %s", ch.Source, e.Key)
+		}
+		if err := addDesired(want, e.Key, desired{kind: KindPerson, person: e, hash: hashPerson(&buf, s.opt.Fingerprint, e)}); err != nil {
+			return ApplyResult{}, err
+		}
+	}
+	for i := range ch.Groups {
+		g := &ch.Groups[i]
+		if directory.SourceOf(g.Key) != ch.Source {
+			return ApplyResult{}, fmt.Errorf("store: change of source %q holds %s", ch.Source, g.Key)
+		}
+		if err := addDesired(want, g.Key, desired{kind: KindGroup, group: g, hash: hashGroup(&buf, s.opt.Fingerprint, g)}); err != nil {
+			return ApplyResult{}, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.idx.Load()
+	var gone []*Item
+	for _, key := range ch.RemovedGroups {
+		name := directory.CardUID(key)
+		if _, dup := want[name]; dup || directory.SourceOf(key) != ch.Source {
+			return ApplyResult{}, fmt.Errorf("store: change of source %q both writes and removes %s", ch.Source, key)
+		}
+		if it, ok := old.Lookup(name); ok {
+			gone = append(gone, it)
+		}
+	}
+	return s.write(ch.Source, old, want, gone, nil)
+}
+
+// write stores the wanted cards that differ from old, removes gone ones
+// and, when hidden is not nil, replaces the source's hidden accounts. The
+// caller holds s.mu.
+func (s *Store) write(source string, old *Index, want map[string]desired, gone []*Item, hidden []Item) (ApplyResult, error) {
+	var res ApplyResult
+	// Deterministic order keeps revisions reproducible across runs.
+	names := make([]string, 0, len(want))
+	for n, d := range want {
+		if cur, exists := old.Lookup(n); !exists || cur.hash != d.hash {
+			names = append(names, n)
+		}
+	}
+	res.Unchanged = len(want) - len(names)
+	sort.Strings(names)
+	hiddenChanged := hidden != nil
 	var upserts []Item
 	removed := map[string]bool{}
 	horizon := old.Horizon
@@ -335,7 +387,7 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 				}
 				horizon = getU64(meta, kHorizon)
 				if hiddenChanged {
-					if err := replaceHidden(tx, old, pub.Source, hidden); err != nil {
+					if err := replaceHidden(tx, old, source, hidden); err != nil {
 						return err
 					}
 				}
@@ -353,7 +405,7 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 				// Earlier chunks are committed: the index must show them.
 				s.idx.Store(patchIndex(old, upserts, nil, upserts[len(upserts)-1].Rev, horizon))
 			}
-			return ApplyResult{}, fmt.Errorf("store: apply source %q: %w", pub.Source, err)
+			return ApplyResult{}, fmt.Errorf("store: apply source %q: %w", source, err)
 		}
 		upserts = append(upserts, written...)
 	}
@@ -368,7 +420,7 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 	if res.Changed() || horizon != old.Horizon || hiddenChanged {
 		ix := patchIndex(old, upserts, removed, res.Rev, horizon)
 		if hiddenChanged {
-			ix = ix.withHidden(pub.Source, hidden)
+			ix = ix.withHidden(source, hidden)
 		}
 		s.idx.Store(ix)
 	}

@@ -331,3 +331,63 @@ func TestHiddenPeopleHaveAccountsButNoCards(t *testing.T) {
 		t.Fatal("a person gone from the directory can still log in")
 	}
 }
+
+// TestApplyChangeMatchesApplyOfTheWholeSource publishes the same edit
+// twice, once as a partial change and once as the whole source, and
+// expects the same cards, tags and lookups, with only the changed cards
+// revised by the partial change.
+func TestApplyChangeMatchesApplyOfTheWholeSource(t *testing.T) {
+	before := []directory.Person{person("a", "Ann", "X"), person("b", "Ben", "X"), person("c", "Cy", "Solo")}
+	before[1].ManagerID = "a"
+	after := append([]directory.Person(nil), before...)
+	after[0].DisplayName = "Ann Renamed" // Ben's manager name changes with it
+	after[2].Department = "X"            // Solo is left empty
+	partial := open(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer partial.Close()
+	whole := open(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer whole.Close()
+	pub := publish(t, before...)
+	for _, s := range []*Store{partial, whole} {
+		if _, err := s.Apply(publish(t, before...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev := partial.Index().Rev
+	ch, err := pub.Patch(&directory.Delta{Source: "src", Changed: []directory.PersonChange{{Old: before[0], New: after[0]}, {Old: before[2], New: after[2]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := partial.ApplyChange(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ann, Ben (manager name), Cy, department X updated; Solo removed.
+	if res.Updated != 4 || res.Removed != 1 || res.Added != 0 {
+		t.Fatalf("partial change: %+v", res)
+	}
+	if got := changes(t, partial, rev); len(got) != 5 {
+		t.Fatalf("change index after the partial change: %+v", got)
+	}
+	if _, err := whole.Apply(publish(t, after...)); err != nil {
+		t.Fatal(err)
+	}
+	p, w := partial.Index(), whole.Index()
+	if len(p.Items) != len(w.Items) {
+		t.Fatalf("%d cards, whole apply has %d", len(p.Items), len(w.Items))
+	}
+	for i := range w.Items {
+		if p.Items[i].Name != w.Items[i].Name || p.Items[i].Tag != w.Items[i].Tag {
+			t.Fatalf("card %d: %s/%s, whole apply %s/%s", i, p.Items[i].Name, p.Items[i].Tag, w.Items[i].Name, w.Items[i].Tag)
+		}
+	}
+	if len(p.InDepartment("X")) != 3 || len(p.InDepartment("Solo")) != 0 {
+		t.Fatalf("department look-ups after the change: X %v, Solo %v", p.InDepartment("X"), p.InDepartment("Solo"))
+	}
+	if res, err := partial.ApplyChange(ch); err != nil || res.Changed() || partial.Index().Rev != rev+5 {
+		t.Fatalf("the same change again: %+v %v", res, err)
+	}
+	foreign := &directory.Change{Source: "other", People: ch.People}
+	if _, err := partial.ApplyChange(foreign); err == nil {
+		t.Fatal("a change naming another source's cards was accepted")
+	}
+}

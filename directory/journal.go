@@ -1,0 +1,105 @@
+package directory
+
+// An incremental read patches the source's state in place. The journal
+// records how to undo each write, so a read that fails half-way leaves the
+// last good state without copying 100,000 entries first, and which people
+// it changed, so the run can publish just them.
+type journal struct {
+	undo    []func()
+	hwm     string
+	inChain map[string]map[string]bool
+	people  map[string]*rawPerson // each changed person's entry before the read; nil if new
+	groups  bool                  // a group was added, changed or removed
+	skips   bool                  // an entry left out changed its reason
+}
+
+// begin starts journaling writes to st.
+func (st *state) begin() {
+	st.log = &journal{hwm: st.hwm, inChain: st.inChain, people: map[string]*rawPerson{}}
+}
+
+// rollback undoes every write since begin.
+func (st *state) rollback() {
+	j := st.log
+	for i := len(j.undo) - 1; i >= 0; i-- {
+		j.undo[i]()
+	}
+	st.hwm, st.inChain, st.log = j.hwm, j.inChain, nil
+}
+
+// commit keeps the writes since begin and returns their journal.
+func (st *state) commit() *journal {
+	j := st.log
+	st.log = nil
+	return j
+}
+
+// set writes m[k] = v, or deletes k when del, recording the undo step
+// while a journal is open.
+func set[K comparable, V any](st *state, m map[K]V, k K, v V, del bool) {
+	if st.log != nil {
+		old, had := m[k]
+		st.log.undo = append(st.log.undo, func() {
+			if had {
+				m[k] = old
+			} else {
+				delete(m, k)
+			}
+		})
+	}
+	if del {
+		delete(m, k)
+	} else {
+		m[k] = v
+	}
+}
+
+func (st *state) setPerson(id string, p *rawPerson) {
+	if st.log != nil {
+		if _, seen := st.log.people[id]; !seen {
+			st.log.people[id] = st.people[id]
+		}
+	}
+	set(st, st.people, id, p, p == nil)
+}
+
+func (st *state) setGroup(id string, g *rawGroup) {
+	if old := st.groups[id]; st.log != nil && (old == nil || g == nil || !sameGroup(old, g)) {
+		st.log.groups = true
+	}
+	set(st, st.groups, id, g, g == nil)
+}
+
+func (st *state) setSkip(dn, reason string) {
+	if st.log != nil && st.skips[dn] != reason {
+		st.log.skips = true
+	}
+	set(st, st.skips, dn, reason, reason == "")
+}
+
+func (st *state) setDN(dn, id string) { set(st, st.idByDN, dn, id, id == "") }
+
+// delta returns what j changed as a Delta, or nil when the change reaches
+// beyond people's own attributes: someone joined or left, a DN or login
+// name changed (group members and managers are DNs, posixGroup members
+// login names), a group or a skipped entry changed.
+func (s *LDAPSource) delta(j *journal) *Delta {
+	st := s.state
+	if j.groups || j.skips || len(s.cfg.IncludeGroups)+len(s.cfg.ExcludeGroups) > 0 {
+		return nil
+	}
+	d := &Delta{Source: s.cfg.Name}
+	for id, old := range j.people {
+		p := st.people[id]
+		if old == nil || p == nil || old.dn != p.dn || old.Username != p.Username {
+			return nil
+		}
+		if samePerson(old, p) {
+			continue
+		}
+		c := PersonChange{Old: old.Person, New: p.Person}
+		c.Old.ManagerID, c.New.ManagerID = st.idByDN[old.managerDN], st.idByDN[p.managerDN]
+		d.Changed = append(d.Changed, c)
+	}
+	return d
+}

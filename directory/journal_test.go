@@ -1,0 +1,139 @@
+package directory
+
+import (
+	"maps"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+func journalState() *state {
+	a := &rawPerson{Person: Person{ID: "a", Username: "ann", DisplayName: "Ann"}, dn: "uid=ann,ou=p", managerDN: "uid=bob,ou=p"}
+	b := &rawPerson{Person: Person{ID: "b", Username: "bob", DisplayName: "Bob"}, dn: "uid=bob,ou=p"}
+	return &state{
+		people: map[string]*rawPerson{"a": a, "b": b},
+		groups: map[string]*rawGroup{"g": {g: Group{ID: "g", Name: "G"}, dn: "cn=g", members: []string{"uid=ann,ou=p"}}},
+		idByDN: map[string]string{"uid=ann,ou=p": "a", "uid=bob,ou=p": "b"},
+		skips:  map[string]string{"uid=bad,ou=p": "no id"},
+		hwm:    "100",
+	}
+}
+
+func TestJournalRollbackRestoresTheState(t *testing.T) {
+	st := journalState()
+	people, groups, dns, skips := maps.Clone(st.people), maps.Clone(st.groups), maps.Clone(st.idByDN), maps.Clone(st.skips)
+	st.begin()
+	st.setPerson("a", &rawPerson{Person: Person{ID: "a", DisplayName: "Ann Changed"}, dn: "uid=ann,ou=p"})
+	st.setPerson("c", &rawPerson{Person: Person{ID: "c"}, dn: "uid=cy,ou=p"})
+	st.setDN("uid=cy,ou=p", "c")
+	st.setPerson("b", nil)
+	st.setDN("uid=bob,ou=p", "")
+	st.setGroup("g", nil)
+	st.setGroup("h", &rawGroup{g: Group{ID: "h"}})
+	st.setSkip("uid=bad,ou=p", "")
+	st.setSkip("uid=worse,ou=p", "no name")
+	st.see("200")
+	st.inChain = map[string]map[string]bool{"cn=x": {"a": true}}
+	st.rollback()
+	if !reflect.DeepEqual(st.people, people) || !reflect.DeepEqual(st.groups, groups) || !reflect.DeepEqual(st.idByDN, dns) ||
+		!reflect.DeepEqual(st.skips, skips) || st.hwm != "100" || st.inChain != nil || st.log != nil {
+		t.Fatalf("rollback left %+v", st)
+	}
+}
+
+func TestDeltaHoldsOnlyAttributeChanges(t *testing.T) {
+	cases := []struct {
+		name    string
+		edit    func(st *state)
+		changed int // -1: no delta, a whole snapshot is needed
+	}{
+		{"title edit", func(st *state) {
+			p := *st.people["a"]
+			p.Title = "Boss"
+			st.setPerson("a", &p)
+		}, 1},
+		{"same entry read again", func(st *state) {
+			p := *st.people["a"]
+			st.setPerson("a", &p)
+		}, 0},
+		{"manager edit", func(st *state) {
+			p := *st.people["b"]
+			p.managerDN = "uid=ann,ou=p"
+			st.setPerson("b", &p)
+		}, 1},
+		{"rename changes the DN", func(st *state) {
+			p := *st.people["a"]
+			p.dn = "uid=anne,ou=p"
+			st.setPerson("a", &p)
+		}, -1},
+		{"login name edit", func(st *state) {
+			p := *st.people["a"]
+			p.Username = "anne"
+			st.setPerson("a", &p)
+		}, -1},
+		{"new person", func(st *state) { st.setPerson("c", &rawPerson{Person: Person{ID: "c"}}) }, -1},
+		{"person gone", func(st *state) { st.setPerson("b", nil) }, -1},
+		{"group edit", func(st *state) { st.setGroup("g", &rawGroup{g: Group{ID: "g", Name: "Renamed"}, dn: "cn=g"}) }, -1},
+		{"group read again", func(st *state) {
+			g := *st.groups["g"]
+			st.setGroup("g", &g)
+		}, 0},
+		{"entry left out", func(st *state) { st.setSkip("uid=x,ou=p", "no id") }, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &LDAPSource{cfg: LDAPConfig{Name: "corp"}, state: journalState()}
+			s.state.begin()
+			c.edit(s.state)
+			d := s.delta(s.state.commit())
+			switch {
+			case c.changed < 0 && d != nil:
+				t.Fatalf("got delta %+v, want a whole snapshot", d)
+			case c.changed >= 0 && (d == nil || len(d.Changed) != c.changed):
+				t.Fatalf("got delta %+v, want %d changes", d, c.changed)
+			}
+			if c.name == "manager edit" && (d.Changed[0].Old.ManagerID != "" || d.Changed[0].New.ManagerID != "a") {
+				t.Fatalf("manager not resolved: %+v", d.Changed[0])
+			}
+		})
+	}
+}
+
+// TestSimpleDNsNormaliseAsParsed checks normDN's shortcut against parsing,
+// on DNs built from the characters that make the difference.
+func TestSimpleDNsNormaliseAsParsed(t *testing.T) {
+	parsed := func(dn string) string {
+		d, err := ldap.ParseDN(dn)
+		if err != nil || d == nil {
+			return strings.ToLower(strings.TrimSpace(dn))
+		}
+		return strings.ToLower(d.String())
+	}
+	fixed := []string{"uid=user00001,ou=Engineering,ou=people,dc=example,dc=org", "CN=John Smith,OU=Staff,DC=corp,DC=example",
+		"cn=a=b,dc=x", "cn=,dc=x", "=x", "", "cn=John, OU=Staff", "cn= x", "cn=x ", "cn=a  b", "cn=x\\,y", "cn=Ünal", "cn=a+sn=b"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "aZ09=, .-_#+;\"\\<>é"
+	var random []string
+	for range 20000 {
+		b := []rune("cn=")
+		for range 1 + rng.IntN(12) {
+			b = append(b, []rune(alphabet)[rng.IntN(len([]rune(alphabet)))])
+		}
+		random = append(random, string(b))
+	}
+	simple := 0
+	for _, dn := range append(fixed, random...) {
+		if simpleDN(dn) {
+			simple++
+		}
+		if got, want := normDN(dn), parsed(dn); got != want {
+			t.Fatalf("normDN(%q) = %q, parsing gives %q", dn, got, want)
+		}
+	}
+	if simple < 1000 {
+		t.Fatalf("only %d DNs took the shortcut", simple)
+	}
+}

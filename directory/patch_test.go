@@ -1,0 +1,157 @@
+package directory
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"sort"
+	"testing"
+)
+
+// mutate changes one person the way directory edits do, including edits
+// that a delta cannot carry alone (hiding, disabling, removing the name,
+// moving under a hidden manager).
+func mutate(rng *rand.Rand, s *Snapshot, p *Person) {
+	switch rng.IntN(48) {
+	default:
+		p.Title = fmt.Sprintf("Title %d", rng.IntN(1000))
+	case 2, 14:
+		p.DisplayName = fmt.Sprintf("Renamed %d", rng.IntN(1000))
+	case 3:
+		p.DisplayName = ""
+	case 4, 15, 16:
+		p.Department = []string{"", "Sales", "Finance", "Brand New", s.People[rng.IntN(len(s.People))].Department}[rng.IntN(5)]
+	case 5, 6, 12, 13:
+		p.ManagerID = []string{"", p.ID, "no-such-person", s.People[rng.IntN(len(s.People))].ID}[rng.IntN(4)]
+	case 7:
+		p.Emails = append(slices.Clone(p.Emails), "not an email")
+	case 8:
+		p.Phones = []Phone{{Kind: PhoneMobile, Number: fmt.Sprintf("+1 555 %04d", rng.IntN(10000))}}
+	case 9:
+		p.Hidden = !p.Hidden
+	case 10:
+		p.Disabled = !p.Disabled
+	case 11:
+		p.GivenName, p.FamilyName, p.DisplayName, p.Username = "", "", "", ""
+	}
+}
+
+func byKey(es []Entry) map[string]Entry {
+	m := make(map[string]Entry, len(es))
+	for _, e := range es {
+		m[e.Key] = e
+	}
+	return m
+}
+
+// TestPatchEqualsFullNormalisation applies random deltas to a published
+// source, one after another, and checks that every patched result is
+// exactly what normalising the whole new snapshot gives.
+func TestPatchEqualsFullNormalisation(t *testing.T) {
+	patched, full := 0, 0
+	for seed := range 60 {
+		rng := rand.New(rand.NewPCG(uint64(seed), 7))
+		s := Demo(300)
+		pub, err := Normalize(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := range 8 {
+			next := s
+			next.People = slices.Clone(s.People)
+			d := &Delta{Source: s.Source}
+			for _, i := range rng.Perm(len(s.People))[:1+rng.IntN(3)] {
+				old := s.People[i]
+				p := old
+				for range 1 + rng.IntN(2) {
+					mutate(rng, &s, &p)
+				}
+				next.People[i] = p
+				d.Changed = append(d.Changed, PersonChange{Old: old, New: p})
+			}
+			want, err := Normalize(next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch, err := pub.Patch(d)
+			if errors.Is(err, ErrNeedsFull) {
+				full++
+				s, pub = next, want
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			patched++
+			pub.Commit(ch)
+			samePublished(t, fmt.Sprintf("seed %d step %d", seed, step), pub, want)
+			s = next
+		}
+	}
+	// Most random edits are ordinary attribute changes; the fast path
+	// must take them, or it proves nothing.
+	if patched < 3*full || patched < 200 {
+		t.Fatalf("patched %d deltas, normalised %d in full: the patch path is not exercised", patched, full)
+	}
+	t.Logf("patched %d deltas, %d needed a full normalisation", patched, full)
+}
+
+// samePublished fails unless got and want publish the same entries.
+func samePublished(t *testing.T, where string, got, want *Published) {
+	t.Helper()
+	g, w := byKey(got.People), byKey(want.People)
+	if len(g) != len(w) {
+		t.Fatalf("%s: %d people, want %d", where, len(g), len(w))
+	}
+	for k, e := range w {
+		if !reflect.DeepEqual(g[k], e) {
+			t.Fatalf("%s: %s\n got  %+v\n want %+v", where, k, g[k], e)
+		}
+	}
+	sort.Slice(want.Groups, func(i, j int) bool { return want.Groups[i].Key < want.Groups[j].Key })
+	if !reflect.DeepEqual(got.Groups, want.Groups) {
+		t.Fatalf("%s: groups differ\n got  %+v\n want %+v", where, got.Groups, want.Groups)
+	}
+	if !reflect.DeepEqual(got.Hidden, want.Hidden) {
+		t.Fatalf("%s: hidden people differ", where)
+	}
+}
+
+func TestPatchRemovesDepartmentLeftEmpty(t *testing.T) {
+	s := Demo(MinDemoPeople)
+	pub, err := Normalize(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dept := range []string{"Solo", s.People[5].Department} {
+		next := s
+		next.People = slices.Clone(s.People)
+		next.People[5].Department = dept
+		ch, err := pub.Patch(&Delta{Source: s.Source, Changed: []PersonChange{{Old: s.People[5], New: next.People[5]}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub.Commit(ch)
+		want, err := Normalize(next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		samePublished(t, "moved to "+dept, pub, want)
+		s = next
+	}
+	if _, indexed := pub.index().groups[DepartmentKey(s.Source, "Solo")]; indexed || slices.ContainsFunc(pub.Groups, func(g GroupEntry) bool { return g.Name == "Solo" }) {
+		t.Fatal("the emptied department is still published")
+	}
+}
+
+func TestPatchRejectsDeltaOfAnotherSource(t *testing.T) {
+	pub, err := Normalize(Demo(MinDemoPeople))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.Patch(&Delta{Source: "other"}); err == nil || errors.Is(err, ErrNeedsFull) {
+		t.Fatalf("delta of another source: %v", err)
+	}
+}
