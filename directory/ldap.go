@@ -277,6 +277,26 @@ type state struct {
 	// (by normalised DN) as the server resolves nesting.
 	inChain map[string]map[string]bool
 	log     *journal // open during an incremental read
+	// interned holds the values many people share (company, department,
+	// title, office, address parts, manager DN) during a full read: one
+	// copy instead of one per person.
+	interned map[string]string
+}
+
+// maxInterned bounds the values interned during a read.
+const maxInterned = 100000
+
+func (st *state) intern(v string) string {
+	if st.interned == nil || v == "" {
+		return v
+	}
+	if u, ok := st.interned[v]; ok {
+		return u
+	}
+	if len(st.interned) < maxInterned {
+		st.interned[v] = v
+	}
+	return v
 }
 
 func (st *state) newer(a, b string) bool {
@@ -351,7 +371,8 @@ func (s *LDAPSource) readAll(ctx context.Context) (*state, error) {
 		}
 	}
 	st := &state{people: map[string]*rawPerson{}, groups: map[string]*rawGroup{}, idByDN: map[string]string{},
-		skips: map[string]string{}, numeric: s.cfg.Kind == KindAD}
+		skips: map[string]string{}, numeric: s.cfg.Kind == KindAD, interned: map[string]string{}}
+	defer func() { st.interned = nil }()
 	attrs := s.personAttributes()
 	for _, base := range s.cfg.PeopleBases {
 		if err := s.search(ctx, c, base, s.cfg.PeopleScope, s.cfg.PeopleFilter, attrs, func(e *ldap.Entry) error {
@@ -423,7 +444,7 @@ func (s *LDAPSource) putPerson(st *state, e *ldap.Entry) {
 		}
 		return
 	}
-	p, skip := s.mapPerson(e)
+	p, skip := s.mapPerson(st, e)
 	if skip != "" {
 		st.setSkip(n, skip)
 		return
@@ -871,14 +892,14 @@ func (s *LDAPSource) attrs(e *ldap.Entry, field string) []string {
 // mapPerson maps one entry; it returns a reason when the entry cannot be
 // a person at all. Invalid values are dropped later by Normalize, with a
 // reason each.
-func (s *LDAPSource) mapPerson(e *ldap.Entry) (rawPerson, string) {
+func (s *LDAPSource) mapPerson(st *state, e *ldap.Entry) (rawPerson, string) {
 	id, err := s.entryID(e)
 	if err != nil {
 		return rawPerson{}, "no usable identifier: " + err.Error()
 	}
 	p := rawPerson{dn: e.DN}
 	if m := s.attr(e, "manager"); m != "" {
-		p.managerDN = normDN(m)
+		p.managerDN = st.intern(normDN(m))
 	}
 	p.ID = id
 	for _, a := range s.cfg.LoginAttributes {
@@ -902,12 +923,12 @@ func (s *LDAPSource) mapPerson(e *ldap.Entry) (rawPerson, string) {
 			p.Phones = append(p.Phones, Phone{Kind: ph.kind, Number: n})
 		}
 	}
-	p.Title = s.attr(e, "title")
-	p.Department = s.attr(e, "department")
-	p.Company = s.attr(e, "organization")
-	p.Office = s.attr(e, "office")
-	addr := Address{Street: s.attr(e, "street"), City: s.attr(e, "city"), Region: s.attr(e, "region"),
-		PostalCode: s.attr(e, "postal_code"), Country: s.attr(e, "country")}
+	p.Title = st.intern(s.attr(e, "title"))
+	p.Department = st.intern(s.attr(e, "department"))
+	p.Company = st.intern(s.attr(e, "organization"))
+	p.Office = st.intern(s.attr(e, "office"))
+	addr := Address{Street: st.intern(s.attr(e, "street")), City: st.intern(s.attr(e, "city")), Region: st.intern(s.attr(e, "region")),
+		PostalCode: st.intern(s.attr(e, "postal_code")), Country: st.intern(s.attr(e, "country"))}
 	if addr != (Address{}) {
 		p.Address = &addr
 	}

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,22 +147,64 @@ func TestLDAPOutageMidRunFailsTheWholeRun(t *testing.T) {
 	ldif, _ := generateOrg(2000)
 	srv := startSlapd(t, ldif)
 	cfg := ldapSourceConfig(srv)
-	cfg.PageSize, cfg.Timeout = 1, 3*time.Second
+	// The source reads through a relay that kills slapd once part of the
+	// directory has passed: the server dies mid-read, whatever the speed.
+	cfg.URL = "ldap://" + killingRelay(t, srv, 200<<10)
+	cfg.PageSize, cfg.Timeout = 50, 3*time.Second
 	src := directory.NewLDAPSource(cfg, nil)
 	defer src.Close()
-	done := make(chan error, 1)
 	start := time.Now()
-	go func() {
-		_, err := src.Snapshot(withTimeout(t, time.Minute))
-		done <- err
-	}()
-	time.Sleep(150 * time.Millisecond)
-	srv.cmd.Process.Kill()
-	err := <-done
+	snap, err := src.Snapshot(withTimeout(t, time.Minute))
 	if err == nil {
-		t.Fatalf("the run finished in %v despite the server dying at 150ms; nothing to prove", time.Since(start))
+		t.Fatalf("the read returned %d people although the server died half-way", len(snap.People))
 	}
 	t.Logf("run failed as it should after %v: %v", time.Since(start).Round(time.Millisecond), err)
+}
+
+// killingRelay forwards loopback connections to srv and kills slapd once
+// more than limit bytes have come back from it.
+func killingRelay(t *testing.T, srv *slapd, limit int64) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var sent atomic.Int64
+	var once sync.Once
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", srv.addr)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			go func() { io.Copy(server, client); server.Close() }()
+			go func() {
+				defer client.Close()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := server.Read(buf)
+					if n > 0 {
+						if sent.Add(int64(n)) > limit {
+							once.Do(func() { srv.cmd.Process.Kill() })
+							return
+						}
+						if _, werr := client.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 func TestLDAPIncrementalReadsChangesAndDeletions(t *testing.T) {

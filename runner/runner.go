@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -129,11 +131,13 @@ func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (s
 	// The full read replaces it; keeping it would only add to the read's
 	// peak memory.
 	sr.prior = nil
+	release := gc.hold(readGC)
 	run := store.Run{Source: name, Trigger: trigger, Start: time.Now()}
 	snap, err := sp.Source.Snapshot(ctx)
 	if err == nil {
 		err = r.apply(sp, sr, snap, &run, confirm)
 	}
+	release()
 	r.finish(&run, err)
 	sr.mu.Unlock()
 	// A full read leaves its garbage whether or not anything changed.
@@ -223,6 +227,7 @@ func (r *Runner) finish(run *store.Run, err error) {
 func (r *Runner) apply(sp *Spec, sr *sourceRuns, snap directory.Snapshot, run *store.Run, confirm bool) error {
 	sr.prior = nil
 	run.Seen = len(snap.People)
+	defer gc.hold(normalizeGC)()
 	// snap is not used after this: its copies can go while the store writes.
 	pub, err := directory.Normalize(snap)
 	if err != nil {
@@ -411,4 +416,54 @@ func ticker(d time.Duration) *time.Ticker {
 		return t
 	}
 	return time.NewTicker(d)
+}
+
+// A full run holds the source's state, its snapshot and its normalised
+// publication at once; with the collector's default target (GOGC=100) the
+// heap may grow to twice that. Full runs lower the target: to readGC while
+// the source is read (most of the read is garbage, so a lower target costs
+// many cycles), to normalizeGC from normalising to the store's commit,
+// where the live heap peaks.
+const (
+	readGC      = 50
+	normalizeGC = 25
+)
+
+// gc lowers the collector's target while full runs hold it, to the lowest
+// any run asks for, and restores the process's own target (GOGC) after
+// the last. It never raises a lower target or turns the collector on.
+var gc gcTarget
+
+type gcTarget struct {
+	mu   sync.Mutex
+	held []int
+	base int
+}
+
+func (g *gcTarget) hold(percent int) (release func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.held) == 0 {
+		g.base = debug.SetGCPercent(-1)
+		debug.SetGCPercent(g.base)
+	}
+	g.held = append(g.held, percent)
+	g.apply()
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		i := slices.Index(g.held, percent)
+		g.held = slices.Delete(g.held, i, i+1)
+		g.apply()
+	}
+}
+
+func (g *gcTarget) apply() {
+	switch {
+	case g.base < 0: // GOGC=off stays off
+	case len(g.held) == 0:
+		debug.SetGCPercent(g.base)
+	default:
+		debug.SetGCPercent(min(g.base, slices.Min(g.held)))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -211,5 +212,33 @@ func TestIncrementalRunsPublishDeltasAloneAndFallBackToTheWholeSource(t *testing
 		if ran != (c.result != "") || run.Result != c.result || src.wholes != c.wholes || !c.check() {
 			t.Fatalf("%s: ran %v, result %q (%s), whole reads %d; want %q, %d", c.name, ran, run.Result, run.Error, src.wholes, c.result, c.wholes)
 		}
+	}
+}
+
+func TestGCTargetIsLoweredWhileRunsHoldItAndRestoredAfter(t *testing.T) {
+	current := func() int {
+		p := debug.SetGCPercent(-1)
+		debug.SetGCPercent(p)
+		return p
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	var g gcTarget
+	read := g.hold(50)
+	apply := g.hold(25)
+	if current() != 25 {
+		t.Fatalf("two holders: GOGC %d, want the lower 25", current())
+	}
+	apply()
+	if current() != 50 {
+		t.Fatalf("one holder left: GOGC %d, want 50", current())
+	}
+	read()
+	if current() != 100 {
+		t.Fatalf("no holder: GOGC %d, want the process's 100", current())
+	}
+	debug.SetGCPercent(10)
+	g.hold(50)()
+	if current() != 10 {
+		t.Fatalf("a lower process target was raised to %d", current())
 	}
 }

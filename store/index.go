@@ -318,6 +318,10 @@ func patchIndex(old *Index, upserts []Item, removed map[string]bool, rev, horizo
 		}
 		return &ix
 	}
+	if len(old.Items) == 0 {
+		// A first import: the upserts are the whole index, already sorted.
+		return withHiddenOf(old, finishIndex(upserts, rev, horizon))
+	}
 	items := make([]Item, 0, len(old.Items)+len(upserts)-len(removed))
 	j := 0
 	for i := range old.Items {
@@ -335,7 +339,11 @@ func patchIndex(old *Index, upserts []Item, removed map[string]bool, rev, horizo
 		}
 	}
 	items = append(items, upserts[j:]...)
-	ix := finishIndex(items, rev, horizon)
+	return withHiddenOf(old, finishIndex(items, rev, horizon))
+}
+
+// withHiddenOf gives ix the hidden accounts of old.
+func withHiddenOf(old, ix *Index) *Index {
 	ix.hidden, ix.hiddenByUser = old.hidden, old.hiddenByUser
 	return ix
 }

@@ -45,7 +45,7 @@ var (
 const schemaVersion = "1"
 
 // MaxWritesPerTx bounds the card writes of one transaction; see Apply.
-const MaxWritesPerTx = 10000
+const MaxWritesPerTx = 5000
 
 // DefaultRetention is how long tombstones are kept. Sync tokens older than
 // the newest pruned tombstone are refused, so this is generous: a phone that
@@ -345,7 +345,7 @@ func (s *Store) write(source string, old *Index, want map[string]desired, gone [
 	res.Unchanged = len(want) - len(names)
 	sort.Strings(names)
 	hiddenChanged := hidden != nil
-	var upserts []Item
+	upserts := make([]Item, 0, len(names))
 	removed := map[string]bool{}
 	horizon := old.Horizon
 	now := s.opt.Now()
