@@ -334,6 +334,10 @@ func (s *LDAPSource) Snapshot(ctx context.Context) (Snapshot, error) {
 	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The new read replaces the last: holding both would double the
+	// source's memory at its peak. If the read fails, the next incremental
+	// run reads everything.
+	s.state = nil
 	st, err := s.readAll(ctx)
 	if err != nil {
 		s.dropConn()

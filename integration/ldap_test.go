@@ -6,7 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,28 +149,45 @@ func TestLDAPOutageMidRunFailsTheWholeRun(t *testing.T) {
 	cfg := ldapSourceConfig(srv)
 	// The source reads through a relay that kills slapd once part of the
 	// directory has passed: the server dies mid-read, whatever the speed.
-	cfg.URL = "ldap://" + killingRelay(t, srv, 200<<10)
+	relay, arm := killingRelay(t, srv, 200<<10)
+	cfg.URL = "ldap://" + relay
 	cfg.PageSize, cfg.Timeout = 50, 3*time.Second
 	src := directory.NewLDAPSource(cfg, nil)
 	defer src.Close()
+	if _, err := src.Snapshot(withTimeout(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	arm(true)
 	start := time.Now()
 	snap, err := src.Snapshot(withTimeout(t, time.Minute))
 	if err == nil {
 		t.Fatalf("the read returned %d people although the server died half-way", len(snap.People))
 	}
 	t.Logf("run failed as it should after %v: %v", time.Since(start).Round(time.Millisecond), err)
+
+	// The failed read replaced the last one and left nothing half-read:
+	// once the server is back, the next incremental run reads everything.
+	arm(false)
+	srv.start()
+	d, changed, err := src.Changes(withTimeout(t, time.Minute))
+	if err != nil || !changed || d != nil {
+		t.Fatalf("incremental run after a failed full read: changed %v, delta %v, err %v", changed, d, err)
+	}
+	if n := len(src.Current().People); n < 1900 {
+		t.Fatalf("after the failed read the source holds %d people", n)
+	}
 }
 
-// killingRelay forwards loopback connections to srv and kills slapd once
-// more than limit bytes have come back from it.
-func killingRelay(t *testing.T, srv *slapd, limit int64) string {
+// killingRelay forwards loopback connections to srv; once armed, it kills
+// slapd when more than limit bytes have come back from it since.
+func killingRelay(t *testing.T, srv *slapd, limit int64) (addr string, arm func(bool)) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	var sent atomic.Int64
-	var once sync.Once
+	var target atomic.Pointer[os.Process] // the slapd to kill, while armed
 	go func() {
 		for {
 			client, err := ln.Accept()
@@ -190,8 +207,10 @@ func killingRelay(t *testing.T, srv *slapd, limit int64) string {
 					n, err := server.Read(buf)
 					if n > 0 {
 						if sent.Add(int64(n)) > limit {
-							once.Do(func() { srv.cmd.Process.Kill() })
-							return
+							if p := target.Swap(nil); p != nil {
+								p.Kill()
+								return
+							}
 						}
 						if _, werr := client.Write(buf[:n]); werr != nil {
 							return
@@ -204,7 +223,14 @@ func killingRelay(t *testing.T, srv *slapd, limit int64) string {
 			}()
 		}
 	}()
-	return ln.Addr().String()
+	return ln.Addr().String(), func(on bool) {
+		sent.Store(0)
+		if on {
+			target.Store(srv.cmd.Process)
+		} else {
+			target.Store(nil)
+		}
+	}
 }
 
 func TestLDAPIncrementalReadsChangesAndDeletions(t *testing.T) {
