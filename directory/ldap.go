@@ -597,11 +597,13 @@ func (st *state) dropPerson(id string) bool {
 // Changes brings the last read up to date and reports whether anything
 // changed. While a watch runs it applies the pushed changes; otherwise it
 // reads entries whose change marker (see markerAttr) is at or above the
-// highest seen, plus a DN listing that reveals deletions and moves out of
-// scope. Without an earlier full read it does one. When only people's own
-// attributes changed it returns them as a Delta; otherwise the Delta is nil
-// and Current gives the whole snapshot.
-func (s *LDAPSource) Changes(ctx context.Context) (*Delta, bool, error) {
+// highest seen and, with sweep, lists the DNs in scope to find deletions
+// and moves out of scope, which markers cannot show: the listing costs
+// O(people) on the server, the marker search O(changes). Without an earlier
+// full read it does one. When only people's own attributes changed it
+// returns them as a Delta; otherwise the Delta is nil and Current gives the
+// whole snapshot.
+func (s *LDAPSource) Changes(ctx context.Context, sweep bool) (*Delta, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == nil {
@@ -618,7 +620,7 @@ func (s *LDAPSource) Changes(ctx context.Context) (*Delta, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	s.state.begin()
-	changed, err := s.changes(ctx)
+	changed, err := s.changes(ctx, sweep)
 	if err != nil {
 		s.state.rollback()
 		s.dropConn()
@@ -641,7 +643,7 @@ func (s *LDAPSource) Current() Snapshot {
 	return s.build()
 }
 
-func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
+func (s *LDAPSource) changes(ctx context.Context, sweep bool) (bool, error) {
 	c, err := s.service(ctx)
 	if err != nil {
 		return false, err
@@ -680,6 +682,9 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 				return false, err
 			}
 		}
+		if !sweep {
+			continue
+		}
 		// DNs only, in large pages: the entries just read are in idByDN
 		// under their current DN, so a listed DN names a person still there.
 		if err := s.searchPaged(ctx, c, base, s.cfg.PeopleScope, s.cfg.PeopleFilter, []string{"1.1"}, max(s.cfg.PageSize, 5000), func(e *ldap.Entry) error {
@@ -691,9 +696,11 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
-	for id := range st.people {
-		if !present[id] {
-			changed = st.dropPerson(id) || changed
+	if sweep {
+		for id := range st.people {
+			if !present[id] {
+				changed = st.dropPerson(id) || changed
+			}
 		}
 	}
 	// Flags change with an attribute of the entry, which moves its change
@@ -716,6 +723,9 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 					return false, err
 				}
 			}
+			if !sweep {
+				continue
+			}
 			if err := s.search(ctx, c, base, ldap.ScopeWholeSubtree, s.cfg.GroupFilter, []string{s.cfg.IDAttribute}, func(e *ldap.Entry) error {
 				if id, err := s.entryID(e); err == nil {
 					gpresent[id] = true
@@ -725,10 +735,12 @@ func (s *LDAPSource) changes(ctx context.Context) (bool, error) {
 				return false, err
 			}
 		}
-		for id := range st.groups {
-			if !gpresent[id] {
-				st.setGroup(id, nil)
-				changed = true
+		if sweep {
+			for id := range st.groups {
+				if !gpresent[id] {
+					st.setGroup(id, nil)
+					changed = true
+				}
 			}
 		}
 	}

@@ -26,11 +26,13 @@ func ldapBenchPeople() int {
 }
 
 // BenchmarkLDAPImportAndIncremental measures, against a real slapd: the
-// full import (read, normalise, apply to the store) and an incremental
-// run that finds one change, end to end, with peak heap reported.
+// full import (read, normalise, apply to the store) with its peak heap;
+// incremental runs that find one edit, polled and pushed; a sweep that
+// finds one deletion; a scheduled full run with its peak heap; and the
+// heap kept between runs.
 func BenchmarkLDAPImportAndIncremental(b *testing.B) {
 	n := ldapBenchPeople()
-	srv, polled, pushed := benchSlapd(b, n)
+	srv, polled, pushed, deleted := benchSlapd(b, n)
 	cfg := ldapSourceConfig(srv)
 	cfg.PageSize = 500
 	for b.Loop() {
@@ -61,11 +63,25 @@ func BenchmarkLDAPImportAndIncremental(b *testing.B) {
 		}
 		c.Close()
 		start = time.Now()
-		run, ran, err := r.RunChanges(withTimeoutB(b), "corp")
+		run, ran, err := r.RunChanges(withTimeoutB(b), "corp", false)
 		if err != nil || !ran || run.Updated != 1 {
 			b.Fatalf("incremental run: %+v %v %v", run, ran, err)
 		}
 		inc := time.Since(start)
+
+		// A deletion, found by the sweep that lists everyone in scope.
+		c, _ = ldap.DialURL(srv.url)
+		c.Bind(adminDN, adminPass)
+		if err := c.Del(ldap.NewDelRequest(deleted, nil)); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+		start = time.Now()
+		run, ran, err = r.RunChanges(withTimeoutB(b), "corp", true)
+		if err != nil || !ran || run.Removed != 1 {
+			b.Fatalf("sweep: %+v %v %v", run, ran, err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "sweep-deletion-s")
 
 		// The same with the server pushing changes: no listing needed.
 		wctx, stopWatch := context.WithCancel(withTimeoutB(b))
@@ -94,7 +110,7 @@ func BenchmarkLDAPImportAndIncremental(b *testing.B) {
 			b.Fatal("no pushed change")
 		}
 		start = time.Now()
-		run, ran, err = r.RunChanges(withTimeoutB(b), "corp")
+		run, ran, err = r.RunChanges(withTimeoutB(b), "corp", false)
 		if err != nil || !ran || run.Updated != 1 {
 			b.Fatalf("pushed incremental run: %+v %v %v", run, ran, err)
 		}
@@ -132,9 +148,9 @@ func BenchmarkLDAPImportAndIncremental(b *testing.B) {
 // benchSlapd starts slapd with a generated organisation of n people and
 // returns the DNs of two people the benchmark edits; the generated data is
 // left to the garbage collector, so it does not count in the peak heap.
-func benchSlapd(b *testing.B, n int) (srv *slapd, polled, pushed string) {
+func benchSlapd(b *testing.B, n int) (srv *slapd, polled, pushed, deleted string) {
 	ldif, people := generateOrg(n)
-	return startSlapdB(b, ldif), dnOf(people[n/2]), dnOf(people[n/3])
+	return startSlapdB(b, ldif), dnOf(people[n/2]), dnOf(people[n/3]), dnOf(people[n/4])
 }
 
 // samplePeak records the peak Go heap (in use plus not yet returned) until stopped.

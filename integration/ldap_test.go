@@ -169,7 +169,7 @@ func TestLDAPOutageMidRunFailsTheWholeRun(t *testing.T) {
 	// once the server is back, the next incremental run reads everything.
 	arm(false)
 	srv.start()
-	d, changed, err := src.Changes(withTimeout(t, time.Minute))
+	d, changed, err := src.Changes(withTimeout(t, time.Minute), false)
 	if err != nil || !changed || d != nil {
 		t.Fatalf("incremental run after a failed full read: changed %v, delta %v, err %v", changed, d, err)
 	}
@@ -243,7 +243,7 @@ func TestLDAPIncrementalReadsChangesAndDeletions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, changed, err := src.Changes(ctx); err != nil || changed {
+	if _, changed, err := src.Changes(ctx, true); err != nil || changed {
 		t.Fatalf("no change in LDAP, but changed=%v err=%v", changed, err)
 	}
 	c := srv.admin()
@@ -265,7 +265,7 @@ func TestLDAPIncrementalReadsChangesAndDeletions(t *testing.T) {
 	mod.Add("member", []string{dnOf(people[30])})
 	must(t, c.Modify(mod))
 
-	d, changed, err := src.Changes(ctx)
+	d, changed, err := src.Changes(ctx, true)
 	snap := src.Current()
 	if err != nil || !changed || d != nil {
 		t.Fatalf("changes: changed=%v delta=%v err=%v; want a change beyond a delta (people joined and left)", changed, d, err)
@@ -301,7 +301,7 @@ func TestLDAPIncrementalReadsChangesAndDeletions(t *testing.T) {
 	if !platform {
 		t.Error("group membership change not read")
 	}
-	if _, changed, _ := src.Changes(ctx); changed {
+	if _, changed, _ := src.Changes(ctx, true); changed {
 		t.Error("a second incremental read without LDAP changes reported changes")
 	}
 
@@ -313,7 +313,7 @@ func TestLDAPIncrementalReadsChangesAndDeletions(t *testing.T) {
 	mod = ldap.NewModifyRequest(dnOf(people[50]), nil)
 	mod.Replace("manager", []string{dnOf(people[3])})
 	must(t, c.Modify(mod))
-	d, changed, err = src.Changes(ctx)
+	d, changed, err = src.Changes(ctx, false)
 	if err != nil || !changed || d == nil || len(d.Changed) != 2 {
 		t.Fatalf("attribute edits: changed=%v delta=%+v err=%v; want a delta of 2 people", changed, d, err)
 	}
@@ -327,8 +327,18 @@ func TestLDAPIncrementalReadsChangesAndDeletions(t *testing.T) {
 	if pc := got[people[50].uid]; pc.New.ManagerID != idOf(first, people[3].uid) || pc.Old.ManagerID != idOf(first, people[50].managerUID) {
 		t.Errorf("manager edit in delta: old %q new %q", pc.Old.ManagerID, pc.New.ManagerID)
 	}
-	if _, changed, _ := src.Changes(ctx); changed {
+	if _, changed, _ := src.Changes(ctx, true); changed {
 		t.Error("a delta read twice")
+	}
+
+	// Deletions leave no change marker: only a sweep finds them.
+	must(t, c.Del(ldap.NewDelRequest(dnOf(people[60]), nil)))
+	if _, changed, err := src.Changes(ctx, false); err != nil || changed {
+		t.Errorf("a run without sweep: changed %v, err %v; a deletion has no marker to find", changed, err)
+	}
+	d, changed, err = src.Changes(ctx, true)
+	if err != nil || !changed || d != nil || idOf(src.Current(), people[60].uid) != "" {
+		t.Errorf("sweep after a deletion: changed %v, delta %v, err %v", changed, d, err)
 	}
 }
 
@@ -417,7 +427,7 @@ func TestLDAPPushedChangesArriveWithinSeconds(t *testing.T) {
 	}
 	var snap directory.Snapshot
 	waitFor(t, "deletion and group change to be pushed", func() bool {
-		_, changed, err := src.Changes(ctx)
+		_, changed, err := src.Changes(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -467,7 +477,7 @@ func TestLDAPWithoutSyncprovFallsBackToPolling(t *testing.T) {
 	mod := ldap.NewModifyRequest(dnOf(people[5]), nil)
 	mod.Replace("title", []string{"Polled"})
 	must(t, srv.admin().Modify(mod))
-	_, changed, err := src.Changes(ctx)
+	_, changed, err := src.Changes(ctx, false)
 	snap := src.Current()
 	if err != nil || !changed || snap.People[0].ID == "" {
 		t.Fatalf("polling after the refusal: %v %v", changed, err)

@@ -351,7 +351,7 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 		t.Fatal(err)
 	}
 	dc.addUser(c, adUser{sam: "late", given: "Late", family: "Joiner", dept: "Sales, EMEA"})
-	_, changed, err := src.Changes(ctx)
+	_, changed, err := src.Changes(ctx, true)
 	snap = src.Current()
 	if err != nil || !changed {
 		t.Fatalf("incremental: %v %v", changed, err)
@@ -369,7 +369,7 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 	if _, ok := got["late"]; !ok {
 		t.Error("new account not read")
 	}
-	if _, changed, err := src.Changes(ctx); err != nil || changed {
+	if _, changed, err := src.Changes(ctx, true); err != nil || changed {
 		t.Errorf("no change in AD, but changed=%v err=%v", changed, err)
 	}
 
@@ -388,7 +388,7 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 	if err := c.Del(ldap.NewDelRequest(adDN("u14"), nil)); err != nil {
 		t.Fatal(err)
 	}
-	_, changed, err = stsrc.Changes(ctx)
+	_, changed, err = stsrc.Changes(ctx, true)
 	snap = stsrc.Current()
 	if err != nil || !changed {
 		t.Fatalf("scoped incremental: %v %v", changed, err)
@@ -413,7 +413,7 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 	if err := c.Del(ldap.NewDelRequest(adDN("u16"), nil)); err != nil {
 		t.Fatal(err)
 	}
-	_, changed, err = psrc.Changes(ctx)
+	_, changed, err = psrc.Changes(ctx, true)
 	snap = psrc.Current()
 	if err != nil || !changed || idOf(snap, "u16") != "" {
 		t.Errorf("deletion with an ordinary bind account: changed %v, err %v", changed, err)

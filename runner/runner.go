@@ -48,8 +48,10 @@ type Spec struct {
 type Incremental interface {
 	// Changes reads what changed and reports whether anything did. When
 	// only people's own attributes changed it returns them as a Delta,
-	// else nil, and the run publishes Current.
-	Changes(ctx context.Context) (*directory.Delta, bool, error)
+	// else nil, and the run publishes Current. A sweep also looks for
+	// what left the source, which costs a listing of everyone on servers
+	// that do not report deletions.
+	Changes(ctx context.Context, sweep bool) (*directory.Delta, bool, error)
 	// Current is the whole snapshot as of the last read.
 	Current() directory.Snapshot
 }
@@ -147,11 +149,12 @@ func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (s
 	return run, err
 }
 
-// RunChanges runs an incremental source's changes; a run that finds none
-// is not logged. It reports whether a run happened. A change to people's
-// own attributes is published alone, at a cost that follows its size;
-// anything else publishes the source's whole snapshot.
-func (r *Runner) RunChanges(ctx context.Context, name string) (store.Run, bool, error) {
+// RunChanges runs an incremental source's changes, and with sweep what
+// left it too; a run that finds none is not logged. It reports whether a
+// run happened. A change to people's own attributes is published alone, at
+// a cost that follows its size; anything else publishes the source's whole
+// snapshot.
+func (r *Runner) RunChanges(ctx context.Context, name string, sweep bool) (store.Run, bool, error) {
 	sp, ok := r.specs[name]
 	if !ok {
 		return store.Run{}, false, fmt.Errorf("%w %q", ErrUnknownSource, name)
@@ -164,7 +167,7 @@ func (r *Runner) RunChanges(ctx context.Context, name string) (store.Run, bool, 
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
 	run := store.Run{Source: name, Trigger: TriggerIncremental, Start: time.Now()}
-	d, changed, err := inc.Changes(ctx)
+	d, changed, err := inc.Changes(ctx, sweep)
 	if err == nil && !changed && !sr.stale {
 		return run, false, nil
 	}
@@ -358,7 +361,10 @@ func (r *Runner) Start(ctx context.Context) {
 				case <-full.C:
 					r.Run(ctx, n, TriggerSchedule, false)
 				case <-inc.C:
-					r.RunChanges(ctx, n)
+					// Changes first, so edits are not kept waiting by the
+					// sweep's listing.
+					r.RunChanges(ctx, n, false)
+					r.RunChanges(ctx, n, true)
 				case <-pushed:
 					// Changes come in bursts (a group edit, an import):
 					// gather them briefly into one run.
@@ -367,7 +373,7 @@ func (r *Runner) Start(ctx context.Context) {
 						return
 					case <-time.After(pushDebounce):
 					}
-					r.RunChanges(ctx, n)
+					r.RunChanges(ctx, n, false)
 				}
 			}
 		}()

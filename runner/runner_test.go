@@ -148,7 +148,7 @@ type incSource struct {
 	wholes  int // times the whole snapshot was read for an incremental run
 }
 
-func (s *incSource) Changes(ctx context.Context) (*directory.Delta, bool, error) {
+func (s *incSource) Changes(ctx context.Context, sweep bool) (*directory.Delta, bool, error) {
 	d, ch := s.pending, s.changed
 	s.pending, s.changed = nil, false
 	return d, ch, s.err
@@ -208,7 +208,7 @@ func TestIncrementalRunsPublishDeltasAloneAndFallBackToTheWholeSource(t *testing
 	for _, c := range cases {
 		c.change()
 		src.wholes = 0
-		run, ran, _ := r.RunChanges(ctx, "corp")
+		run, ran, _ := r.RunChanges(ctx, "corp", false)
 		if ran != (c.result != "") || run.Result != c.result || src.wholes != c.wholes || !c.check() {
 			t.Fatalf("%s: ran %v, result %q (%s), whole reads %d; want %q, %d", c.name, ran, run.Result, run.Error, src.wholes, c.result, c.wholes)
 		}
