@@ -312,3 +312,47 @@ func TestDirectoryFromSlapdEndToEnd(t *testing.T) {
 		t.Fatalf("stop: %v\n%s", err, logs)
 	}
 }
+
+// TestBinaryPollsEditsAndSweepsDeletionsWithoutSyncprov runs serve against
+// a slapd that pushes nothing: edits arrive by change marker, deletions by
+// the sweep of the same incremental tick.
+func TestBinaryPollsEditsAndSweepsDeletionsWithoutSyncprov(t *testing.T) {
+	ldif, people := generateOrg(60)
+	srv := startSlapdWithoutSyncprov(t, ldif)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg := writeSourceConfig(t, dir, srv)
+	b, _ := os.ReadFile(cfg)
+	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), "      interval: 1h\n", "      interval: 1h\n      incremental: 5s\n", 1)), 0o600))
+	url, logs, stop := runBinary(t, bin, "--config", cfg, "--data", filepath.Join(dir, "data"))
+	defer stop()
+	dav := davClient{t: t, base: url}
+	viewer, vpass := people[9].uid, "pw-"+people[9].uid
+	waitFor(t, "the first directory run", func() bool {
+		code, _ := dav.do("PROPFIND", "/", viewer, vpass, "", "Depth", "0")
+		return code == http.StatusMultiStatus
+	})
+	_, _, token := dav.syncBook(viewer, vpass, "")
+	edited, gone := cardUID(srv, people[30].uid), cardUID(srv, people[31].uid)
+	c := srv.admin()
+	mod := ldap.NewModifyRequest(dnOf(people[30]), nil)
+	mod.Replace("title", []string{"Polled Title"})
+	must(t, c.Modify(mod))
+	must(t, c.Del(ldap.NewDelRequest(dnOf(people[31]), nil)))
+	changedAt := time.Now()
+	seen, removed := false, false
+	for !(seen && removed) {
+		changed, deleted, next := dav.syncBook(viewer, vpass, token)
+		seen, removed, token = seen || changed[edited], removed || deleted[gone], next
+		if time.Since(changedAt) > 30*time.Second {
+			stop()
+			t.Fatalf("after 30s with incremental: 5s: edit seen %v, deletion seen %v\n%s", seen, removed, logs)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("edit and deletion reached the book in %v", time.Since(changedAt).Round(100*time.Millisecond))
+	stop() // the logs are complete once the server has stopped
+	if !strings.Contains(logs.String(), "source does not push changes") {
+		t.Errorf("no log line says the source is polled:\n%s", logs)
+	}
+}
