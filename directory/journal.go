@@ -1,5 +1,7 @@
 package directory
 
+import "strings"
+
 // An incremental read patches the source's state in place. The journal
 // records how to undo each write, so a read that fails half-way leaves the
 // last good state without copying 100,000 entries first, and which people
@@ -80,26 +82,104 @@ func (st *state) setSkip(dn, reason string) {
 func (st *state) setDN(dn, id string) { set(st, st.idByDN, dn, id, id == "") }
 
 // delta returns what j changed as a Delta, or nil when the change reaches
-// beyond people's own attributes: someone joined or left, a DN or login
-// name changed (group members and managers are DNs, posixGroup members
-// login names), a group or a skipped entry changed.
+// beyond what a Delta carries: a DN or login name changed (group members
+// and managers are DNs, posixGroup members login names), someone joined
+// whom a group already names, a group or a skipped entry changed. People
+// whose manager's DN now names someone else (a manager joined or left) are
+// among the changed.
 func (s *LDAPSource) delta(j *journal) *Delta {
 	st := s.state
 	if j.groups || j.skips || len(s.cfg.IncludeGroups)+len(s.cfg.ExcludeGroups) > 0 {
 		return nil
 	}
-	d := &Delta{Source: s.cfg.Name}
+	joined, left := map[string]string{}, map[string]string{} // normalised DN -> ID
 	for id, old := range j.people {
 		p := st.people[id]
-		if old == nil || p == nil || old.dn != p.dn || old.Username != p.Username {
+		switch {
+		case old == nil && p == nil:
+		case old == nil:
+			joined[normDN(p.dn)] = id
+		case p == nil:
+			left[normDN(old.dn)] = id
+		case old.dn != p.dn || old.Username != p.Username:
 			return nil
 		}
-		if samePerson(old, p) {
-			continue
+	}
+	if len(joined) > 0 && s.groupsName(joined) {
+		return nil
+	}
+	// A manager DN resolved as before the read: leavers still there,
+	// joiners not yet.
+	before := func(dn string) string {
+		if id, ok := left[dn]; ok {
+			return id
 		}
-		c := PersonChange{Old: old.Person, New: p.Person}
-		c.Old.ManagerID, c.New.ManagerID = st.idByDN[old.managerDN], st.idByDN[p.managerDN]
-		d.Changed = append(d.Changed, c)
+		if _, ok := joined[dn]; ok {
+			return ""
+		}
+		return st.idByDN[dn]
+	}
+	d := &Delta{Source: s.cfg.Name}
+	seen := map[string]bool{}
+	for id, old := range j.people {
+		p := st.people[id]
+		switch {
+		case p == nil && old != nil:
+			gone := old.Person
+			gone.ManagerID = before(old.managerDN)
+			d.Removed = append(d.Removed, gone)
+		case p != nil && !samePerson(old, p):
+			c := PersonChange{New: p.Person}
+			c.New.ManagerID = st.idByDN[p.managerDN]
+			if old != nil {
+				c.Old = old.Person
+				c.Old.ManagerID = before(old.managerDN)
+			}
+			d.Changed = append(d.Changed, c)
+			seen[id] = true
+		}
+	}
+	if len(joined)+len(left) > 0 {
+		for id, p := range st.people {
+			if seen[id] {
+				continue
+			}
+			if _, ok := joined[p.managerDN]; !ok {
+				if _, ok := left[p.managerDN]; !ok {
+					continue
+				}
+			}
+			c := PersonChange{Old: p.Person, New: p.Person}
+			c.Old.ManagerID, c.New.ManagerID = before(p.managerDN), st.idByDN[p.managerDN]
+			if c.Old.ManagerID != c.New.ManagerID {
+				d.Changed = append(d.Changed, c)
+			}
+		}
 	}
 	return d
+}
+
+// groupsName reports whether any group names one of the joined people,
+// by DN or, for posixGroup, by login name.
+func (s *LDAPSource) groupsName(joined map[string]string) bool {
+	st := s.state
+	users := map[string]bool{}
+	for _, id := range joined {
+		if u := st.people[id].Username; u != "" {
+			users[strings.ToLower(u)] = true
+		}
+	}
+	for _, g := range st.groups {
+		for _, m := range g.members {
+			if _, ok := joined[m]; ok {
+				return true
+			}
+		}
+		for _, u := range g.uids {
+			if users[strings.ToLower(u)] {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -15,7 +15,7 @@ func journalState() *state {
 	b := &rawPerson{Person: Person{ID: "b", Username: "bob", DisplayName: "Bob"}, dn: "uid=bob,ou=p"}
 	return &state{
 		people: map[string]*rawPerson{"a": a, "b": b},
-		groups: map[string]*rawGroup{"g": {g: Group{ID: "g", Name: "G"}, dn: "cn=g", members: []string{"uid=ann,ou=p"}}},
+		groups: map[string]*rawGroup{"g": {g: Group{ID: "g", Name: "G"}, dn: "cn=g", members: []string{"uid=ann,ou=p", "uid=dee,ou=p"}}},
 		idByDN: map[string]string{"uid=ann,ou=p": "a", "uid=bob,ou=p": "b"},
 		skips:  map[string]string{"uid=bad,ou=p": "no id"},
 		hwm:    "100",
@@ -44,44 +44,74 @@ func TestJournalRollbackRestoresTheState(t *testing.T) {
 	}
 }
 
-func TestDeltaHoldsOnlyAttributeChanges(t *testing.T) {
+func TestDeltaHoldsWhatItCanCarry(t *testing.T) {
+	const whole = -1 // no delta: a whole snapshot is needed
 	cases := []struct {
-		name    string
-		edit    func(st *state)
-		changed int // -1: no delta, a whole snapshot is needed
+		name             string
+		edit             func(st *state)
+		changed, removed int
+		check            func(d *Delta) bool
 	}{
 		{"title edit", func(st *state) {
 			p := *st.people["a"]
 			p.Title = "Boss"
 			st.setPerson("a", &p)
-		}, 1},
+		}, 1, 0, nil},
 		{"same entry read again", func(st *state) {
 			p := *st.people["a"]
 			st.setPerson("a", &p)
-		}, 0},
+		}, 0, 0, nil},
 		{"manager edit", func(st *state) {
 			p := *st.people["b"]
 			p.managerDN = "uid=ann,ou=p"
 			st.setPerson("b", &p)
-		}, 1},
+		}, 1, 0, func(d *Delta) bool { return d.Changed[0].Old.ManagerID == "" && d.Changed[0].New.ManagerID == "a" }},
 		{"rename changes the DN", func(st *state) {
 			p := *st.people["a"]
 			p.dn = "uid=anne,ou=p"
 			st.setPerson("a", &p)
-		}, -1},
+		}, whole, 0, nil},
 		{"login name edit", func(st *state) {
 			p := *st.people["a"]
 			p.Username = "anne"
 			st.setPerson("a", &p)
-		}, -1},
-		{"new person", func(st *state) { st.setPerson("c", &rawPerson{Person: Person{ID: "c"}}) }, -1},
-		{"person gone", func(st *state) { st.setPerson("b", nil) }, -1},
-		{"group edit", func(st *state) { st.setGroup("g", &rawGroup{g: Group{ID: "g", Name: "Renamed"}, dn: "cn=g"}) }, -1},
+		}, whole, 0, nil},
+		{"joiner", func(st *state) {
+			st.setPerson("c", &rawPerson{Person: Person{ID: "c", Username: "cy"}, dn: "uid=cy,ou=p"})
+			st.setDN("uid=cy,ou=p", "c")
+		}, 1, 0, func(d *Delta) bool { return d.Changed[0].Old.ID == "" && d.Changed[0].New.ID == "c" }},
+		{"joiner a group already names", func(st *state) {
+			st.setPerson("d", &rawPerson{Person: Person{ID: "d"}, dn: "uid=dee,ou=p"})
+			st.setDN("uid=dee,ou=p", "d")
+		}, whole, 0, nil},
+		{"joiner whose DN people name as manager", func(st *state) {
+			p := *st.people["b"]
+			p.managerDN = "uid=cy,ou=p" // dangling until cy joins; set before the journal opens
+			st.people["b"] = &p
+			st.begin()
+			st.setPerson("c", &rawPerson{Person: Person{ID: "c"}, dn: "uid=cy,ou=p"})
+			st.setDN("uid=cy,ou=p", "c")
+		}, 2, 0, func(d *Delta) bool {
+			for _, c := range d.Changed {
+				if c.New.ID == "b" && (c.Old.ManagerID != "" || c.New.ManagerID != "c") {
+					return false
+				}
+			}
+			return true
+		}},
+		{"manager leaves", func(st *state) {
+			st.setPerson("b", nil)
+			st.setDN("uid=bob,ou=p", "")
+		}, 1, 1, func(d *Delta) bool {
+			c := d.Changed[0]
+			return d.Removed[0].ID == "b" && c.New.ID == "a" && c.Old.ManagerID == "b" && c.New.ManagerID == ""
+		}},
+		{"group edit", func(st *state) { st.setGroup("g", &rawGroup{g: Group{ID: "g", Name: "Renamed"}, dn: "cn=g"}) }, whole, 0, nil},
 		{"group read again", func(st *state) {
 			g := *st.groups["g"]
 			st.setGroup("g", &g)
-		}, 0},
-		{"entry left out", func(st *state) { st.setSkip("uid=x,ou=p", "no id") }, -1},
+		}, 0, 0, nil},
+		{"entry left out", func(st *state) { st.setSkip("uid=x,ou=p", "no id") }, whole, 0, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -90,13 +120,12 @@ func TestDeltaHoldsOnlyAttributeChanges(t *testing.T) {
 			c.edit(s.state)
 			d := s.delta(s.state.commit())
 			switch {
-			case c.changed < 0 && d != nil:
+			case c.changed == whole && d != nil:
 				t.Fatalf("got delta %+v, want a whole snapshot", d)
-			case c.changed >= 0 && (d == nil || len(d.Changed) != c.changed):
-				t.Fatalf("got delta %+v, want %d changes", d, c.changed)
-			}
-			if c.name == "manager edit" && (d.Changed[0].Old.ManagerID != "" || d.Changed[0].New.ManagerID != "a") {
-				t.Fatalf("manager not resolved: %+v", d.Changed[0])
+			case c.changed != whole && (d == nil || len(d.Changed) != c.changed || len(d.Removed) != c.removed):
+				t.Fatalf("got delta %+v, want %d changed and %d removed", d, c.changed, c.removed)
+			case c.check != nil && !c.check(d):
+				t.Fatalf("delta %+v", d)
 			}
 		})
 	}

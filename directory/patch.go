@@ -8,13 +8,19 @@ import (
 	"strings"
 )
 
-// Delta is what changed in a source since its previous read when only
-// people's own attributes changed: nobody joined or left the source and no
+// Delta is what changed in a source since its previous read when the
+// consequences can be derived without the whole snapshot: people's own
+// attributes changed, people joined who are in no group, people left. No
 // group, DN or login name changed. A source reports anything else as a
 // whole snapshot.
 type Delta struct {
-	Source  string
+	Source string
+	// Changed holds each edited person before and after, and each person
+	// who joined (Old is zero), as a Snapshot holds them (ManagerID
+	// resolved). People whose manager joined or left are among them.
 	Changed []PersonChange
+	// Removed holds the people who left, as last read.
+	Removed []Person
 }
 
 // PersonChange is one person before and after a change, as a Snapshot
@@ -24,12 +30,14 @@ type PersonChange struct {
 }
 
 // Change is what a Delta alters in a published source: the entries to
-// write (the changed people and those whose derived facts moved with them:
-// managers gaining or losing their last report, reports of a renamed
-// manager) and the department groups that gained or lost members.
+// write (the changed and new people and those whose derived facts moved
+// with them: managers gaining or losing their last report, reports of a
+// renamed or departed manager), the people who left, and the groups that
+// gained or lost members.
 type Change struct {
 	Source        string
 	People        []Entry
+	RemovedPeople []string // keys
 	Groups        []GroupEntry
 	RemovedGroups []string // keys of department groups left empty
 	Skipped       []Skip
@@ -43,22 +51,22 @@ var ErrNeedsFull = errors.New("directory: the change needs a full normalisation"
 
 // pubIndex holds the look-ups Patch needs, built on first use.
 type pubIndex struct {
-	byID    map[string]int32   // person ID -> index in People
-	reports map[string][]int32 // manager ID -> indices of their published reports
-	groups  map[string]int32   // group key -> index in Groups
-	hidden  map[string]bool    // IDs of hidden people who may log in
+	byID    map[string]int32    // person ID -> index in People
+	reports map[string][]string // manager ID -> IDs of their published reports
+	groups  map[string]int32    // group key -> index in Groups
+	hidden  map[string]bool     // IDs of hidden people who may log in
 }
 
 func (pub *Published) index() *pubIndex {
 	if pub.ix != nil {
 		return pub.ix
 	}
-	ix := &pubIndex{byID: make(map[string]int32, len(pub.People)), reports: map[string][]int32{}, hidden: map[string]bool{}}
+	ix := &pubIndex{byID: make(map[string]int32, len(pub.People)), reports: map[string][]string{}, hidden: map[string]bool{}}
 	for i := range pub.People {
 		e := &pub.People[i]
 		ix.byID[e.ID] = int32(i)
 		if e.ManagerKey != "" {
-			ix.reports[e.ManagerID] = append(ix.reports[e.ManagerID], int32(i))
+			ix.reports[e.ManagerID] = append(ix.reports[e.ManagerID], e.ID)
 		}
 	}
 	for i := range pub.Hidden {
@@ -86,14 +94,29 @@ func (pub *Published) Patch(d *Delta) (*Change, error) {
 	}
 	ix := pub.index()
 	ch := &Change{Source: pub.Source}
+	gone := map[string]bool{}
+	for _, p := range d.Removed {
+		id := strings.TrimSpace(p.ID)
+		if _, published := ix.byID[id]; published {
+			if ix.hidden[strings.TrimSpace(p.ManagerID)] {
+				return nil, ErrNeedsFull // a hidden manager may lose their last report
+			}
+			gone[id] = true
+		} else if ix.hidden[id] {
+			return nil, ErrNeedsFull
+		}
+	}
 	next := make(map[string]*Entry, len(d.Changed))
 	order := make([]string, 0, len(d.Changed))
 	oldManager := make(map[string]string, len(d.Changed))
 	for _, c := range d.Changed {
 		p := c.New
 		p.ID = strings.TrimSpace(p.ID)
+		oldID := strings.TrimSpace(c.Old.ID)
 		i, published := ix.byID[p.ID]
-		if !published || next[p.ID] != nil || p.Hidden || p.Disabled || strings.TrimSpace(c.Old.ID) != p.ID {
+		join := oldID == ""
+		if p.ID == "" || next[p.ID] != nil || gone[p.ID] || ix.hidden[p.ID] || p.Hidden || p.Disabled ||
+			join == published || (!join && oldID != p.ID) {
 			return nil, ErrNeedsFull
 		}
 		if !cleanPerson(&p, func(format string, a ...any) {
@@ -101,12 +124,19 @@ func (pub *Published) Patch(d *Delta) (*Change, error) {
 		}) {
 			return nil, ErrNeedsFull
 		}
-		prev := &pub.People[i]
-		next[p.ID] = &Entry{Key: prev.Key, Person: p, Groups: prev.Groups, IsManager: prev.IsManager}
+		e := &Entry{Key: PersonKey(pub.Source, p.ID), Person: p}
+		if published {
+			prev := &pub.People[i]
+			e.Groups, e.IsManager = prev.Groups, prev.IsManager
+		}
+		next[p.ID] = e
 		order = append(order, p.ID)
 		oldManager[p.ID] = strings.TrimSpace(c.Old.ManagerID)
 	}
 	current := func(id string) *Entry {
+		if gone[id] {
+			return nil
+		}
 		if e := next[id]; e != nil {
 			return e
 		}
@@ -149,10 +179,22 @@ func (pub *Published) Patch(d *Delta) (*Change, error) {
 			e.ManagerID = ""
 		}
 	}
+	for id := range gone {
+		if m := pub.People[ix.byID[id]].ManagerID; m != "" && current(m) != nil {
+			involved[m] = true
+		}
+		// Reports of someone who left have no manager any more.
+		for _, r := range ix.reports[id] {
+			if next[r] == nil && !gone[r] {
+				e := edit(r)
+				e.ManagerID, e.ManagerKey, e.ManagerName = "", "", ""
+			}
+		}
+	}
 	for m := range involved {
 		reports := 0
 		for _, r := range ix.reports[m] {
-			if next[pub.People[r].ID] == nil {
+			if next[r] == nil && !gone[r] {
 				reports++
 			}
 		}
@@ -166,59 +208,88 @@ func (pub *Published) Patch(d *Delta) (*Change, error) {
 		}
 	}
 	for _, id := range order {
-		name := next[id].DisplayName
-		if name == pub.People[ix.byID[id]].DisplayName {
+		i, published := ix.byID[id]
+		if !published || next[id].DisplayName == pub.People[i].DisplayName {
 			continue
 		}
 		for _, r := range ix.reports[id] {
-			if rid := pub.People[r].ID; next[rid] == nil {
-				edit(rid).ManagerName = name
+			if next[r] == nil && !gone[r] {
+				edit(r).ManagerName = next[id].DisplayName
 			}
 		}
 	}
 
-	depts := map[string]*GroupEntry{}
-	dept := func(name string) *GroupEntry {
-		key := DepartmentKey(pub.Source, name)
-		if g := depts[key]; g != nil {
+	groups := map[string]*GroupEntry{} // working copies by key
+	group := func(key, name string, kind GroupKind) *GroupEntry {
+		if g := groups[key]; g != nil {
 			return g
 		}
-		g := &GroupEntry{Key: key, Name: name, Kind: KindDepartment}
+		g := &GroupEntry{Key: key, Name: name, Kind: kind}
 		if i, ok := ix.groups[key]; ok {
-			g.Members = slices.Clone(pub.Groups[i].Members)
+			*g = pub.Groups[i]
+			g.Members = slices.Clone(g.Members)
 		}
-		depts[key] = g
+		groups[key] = g
 		return g
 	}
+	remove := func(g *GroupEntry, key string) {
+		if i, ok := slices.BinarySearch(g.Members, key); ok {
+			g.Members = slices.Delete(g.Members, i, i+1)
+		}
+		if len(g.Members) == 0 {
+			g.Members = nil // as normalising finds no member
+		}
+	}
+	add := func(g *GroupEntry, key string) {
+		if i, ok := slices.BinarySearch(g.Members, key); !ok {
+			g.Members = slices.Insert(g.Members, i, key)
+		}
+	}
+	dept := func(name string) *GroupEntry { return group(DepartmentKey(pub.Source, name), name, KindDepartment) }
 	for _, id := range order {
-		e, prev := next[id], &pub.People[ix.byID[id]]
-		if e.Department == prev.Department {
+		e := next[id]
+		prevDept := ""
+		if i, published := ix.byID[id]; published {
+			prevDept = pub.People[i].Department
+		}
+		if e.Department == prevDept {
 			continue
 		}
-		if prev.Department != "" {
-			g := dept(prev.Department)
-			if i, ok := slices.BinarySearch(g.Members, e.Key); ok {
-				g.Members = slices.Delete(g.Members, i, i+1)
-			}
+		if prevDept != "" {
+			remove(dept(prevDept), e.Key)
 		}
 		if e.Department != "" {
-			g := dept(e.Department)
-			if i, ok := slices.BinarySearch(g.Members, e.Key); !ok {
-				g.Members = slices.Insert(g.Members, i, e.Key)
+			add(dept(e.Department), e.Key)
+		}
+	}
+	for id := range gone {
+		prev := &pub.People[ix.byID[id]]
+		ch.RemovedPeople = append(ch.RemovedPeople, prev.Key)
+		if prev.Department != "" {
+			remove(dept(prev.Department), prev.Key)
+		}
+		for _, key := range prev.Groups {
+			if _, ok := ix.groups[key]; ok {
+				remove(group(key, "", KindGroup), prev.Key)
 			}
 		}
 	}
-	keys := make([]string, 0, len(depts))
-	for k := range depts {
+	sort.Strings(ch.RemovedPeople)
+	keys := make([]string, 0, len(groups))
+	for k := range groups {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		g := depts[k]
-		if len(g.Members) > 0 {
+		g := groups[k]
+		_, existed := ix.groups[k]
+		switch {
+		case g.Kind == KindDepartment && len(g.Members) == 0:
+			if existed {
+				ch.RemovedGroups = append(ch.RemovedGroups, k)
+			}
+		default:
 			ch.Groups = append(ch.Groups, *g)
-		} else if _, existed := ix.groups[k]; existed {
-			ch.RemovedGroups = append(ch.RemovedGroups, k)
 		}
 	}
 
@@ -239,20 +310,44 @@ func (pub *Published) Patch(d *Delta) (*Change, error) {
 // Commit makes pub hold what Patch derived, once the store holds it too.
 func (pub *Published) Commit(ch *Change) {
 	ix := pub.index()
+	unreport := func(manager, id string) {
+		ix.reports[manager] = slices.DeleteFunc(ix.reports[manager], func(r string) bool { return r == id })
+		if len(ix.reports[manager]) == 0 {
+			delete(ix.reports, manager)
+		}
+	}
 	for _, e := range ch.People {
-		i := ix.byID[e.ID]
-		if prev := pub.People[i].ManagerID; prev != e.ManagerID {
+		i, ok := ix.byID[e.ID]
+		if !ok {
+			i = int32(len(pub.People))
+			pub.People = append(pub.People, Entry{})
+			ix.byID[e.ID] = i
+		}
+		if prev := pub.People[i].ManagerID; prev != e.ManagerID || !ok {
 			if prev != "" {
-				ix.reports[prev] = slices.DeleteFunc(ix.reports[prev], func(r int32) bool { return r == i })
-				if len(ix.reports[prev]) == 0 {
-					delete(ix.reports, prev)
-				}
+				unreport(prev, e.ID)
 			}
 			if e.ManagerID != "" {
-				ix.reports[e.ManagerID] = append(ix.reports[e.ManagerID], i)
+				ix.reports[e.ManagerID] = append(ix.reports[e.ManagerID], e.ID)
 			}
 		}
 		pub.People[i] = e
+	}
+	prefix := PersonKey(pub.Source, "")
+	for _, key := range ch.RemovedPeople {
+		id := strings.TrimPrefix(key, prefix)
+		i := ix.byID[id]
+		if m := pub.People[i].ManagerID; m != "" {
+			unreport(m, id)
+		}
+		last := int32(len(pub.People) - 1)
+		if i != last {
+			pub.People[i] = pub.People[last]
+			ix.byID[pub.People[i].ID] = i
+		}
+		pub.People[last] = Entry{}
+		pub.People = pub.People[:last]
+		delete(ix.byID, id)
 	}
 	if len(ch.Groups) == 0 && len(ch.RemovedGroups) == 0 {
 		return

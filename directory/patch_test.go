@@ -50,7 +50,7 @@ func byKey(es []Entry) map[string]Entry {
 // source, one after another, and checks that every patched result is
 // exactly what normalising the whole new snapshot gives.
 func TestPatchEqualsFullNormalisation(t *testing.T) {
-	patched, full := 0, 0
+	patched, full, joins, leaves := 0, 0, 0, 0
 	for seed := range 60 {
 		rng := rand.New(rand.NewPCG(uint64(seed), 7))
 		s := Demo(300)
@@ -62,14 +62,57 @@ func TestPatchEqualsFullNormalisation(t *testing.T) {
 			next := s
 			next.People = slices.Clone(s.People)
 			d := &Delta{Source: s.Source}
-			for _, i := range rng.Perm(len(s.People))[:1+rng.IntN(3)] {
+			changed := map[string]int{} // ID -> index in d.Changed
+			for _, i := range rng.Perm(len(s.People))[:rng.IntN(4)] {
 				old := s.People[i]
 				p := old
 				for range 1 + rng.IntN(2) {
 					mutate(rng, &s, &p)
 				}
 				next.People[i] = p
+				changed[p.ID] = len(d.Changed)
 				d.Changed = append(d.Changed, PersonChange{Old: old, New: p})
+			}
+			if rng.IntN(3) == 0 {
+				// Someone joins, in no group, maybe under a manager.
+				p := Person{ID: fmt.Sprintf("joiner-%d-%d", seed, step), GivenName: "New", FamilyName: fmt.Sprint(step),
+					Department: []string{"", "Brand New", s.People[rng.IntN(len(s.People))].Department}[rng.IntN(3)]}
+				if rng.IntN(2) == 0 {
+					p.ManagerID = s.People[rng.IntN(len(s.People))].ID
+				}
+				next.People = append(next.People, p)
+				changed[p.ID] = len(d.Changed)
+				d.Changed = append(d.Changed, PersonChange{New: p})
+			}
+			if rng.IntN(3) == 0 {
+				// Someone leaves; their reports lose their manager, as a
+				// source resolving manager DNs sees it.
+				j := rng.IntN(len(next.People))
+				if _, edited := changed[next.People[j].ID]; !edited {
+					left := next.People[j]
+					next.People = slices.Delete(slices.Clone(next.People), j, j+1)
+					d.Removed = append(d.Removed, left)
+					// A source resolving manager DNs reports the reports
+					// as changed; one keeping dangling manager IDs does not.
+					for k := range next.People {
+						if rng.IntN(2) == 0 {
+							break
+						}
+						q := &next.People[k]
+						if q.ManagerID != left.ID {
+							continue
+						}
+						if c, ok := changed[q.ID]; ok {
+							d.Changed[c].New.ManagerID = ""
+						} else {
+							changed[q.ID] = len(d.Changed)
+							d.Changed = append(d.Changed, PersonChange{Old: *q})
+							d.Changed[len(d.Changed)-1].New = *q
+							d.Changed[len(d.Changed)-1].New.ManagerID = ""
+						}
+						q.ManagerID = ""
+					}
+				}
 			}
 			want, err := Normalize(next)
 			if err != nil {
@@ -85,6 +128,12 @@ func TestPatchEqualsFullNormalisation(t *testing.T) {
 				t.Fatal(err)
 			}
 			patched++
+			if len(d.Removed) > 0 {
+				leaves++
+			}
+			if slices.ContainsFunc(d.Changed, func(c PersonChange) bool { return c.Old.ID == "" }) {
+				joins++
+			}
 			pub.Commit(ch)
 			samePublished(t, fmt.Sprintf("seed %d step %d", seed, step), pub, want)
 			s = next
@@ -92,10 +141,10 @@ func TestPatchEqualsFullNormalisation(t *testing.T) {
 	}
 	// Most random edits are ordinary attribute changes; the fast path
 	// must take them, or it proves nothing.
-	if patched < 3*full || patched < 200 {
-		t.Fatalf("patched %d deltas, normalised %d in full: the patch path is not exercised", patched, full)
+	if patched < 3*full || patched < 200 || joins < 50 || leaves < 50 {
+		t.Fatalf("patched %d deltas (%d with joins, %d with leavers), normalised %d in full: the patch path is not exercised", patched, joins, leaves, full)
 	}
-	t.Logf("patched %d deltas, %d needed a full normalisation", patched, full)
+	t.Logf("patched %d deltas (%d with joins, %d with leavers), %d needed a full normalisation", patched, joins, leaves, full)
 }
 
 // samePublished fails unless got and want publish the same entries.
@@ -143,6 +192,36 @@ func TestPatchRemovesDepartmentLeftEmpty(t *testing.T) {
 	}
 	if _, indexed := pub.index().groups[DepartmentKey(s.Source, "Solo")]; indexed || slices.ContainsFunc(pub.Groups, func(g GroupEntry) bool { return g.Name == "Solo" }) {
 		t.Fatal("the emptied department is still published")
+	}
+}
+
+// TestPatchLeavers covers what random edits of the demo rarely reach: a
+// group or a manager left with nobody.
+func TestPatchLeavers(t *testing.T) {
+	s := Snapshot{Source: "corp", People: []Person{{ID: "a", DisplayName: "A"}, {ID: "b", DisplayName: "B", ManagerID: "a"}},
+		Groups: []Group{{ID: "solo", Name: "Solo", Members: []string{"a"}}}}
+	for _, c := range []struct {
+		name string
+		left int
+	}{{"the only member of a group and a manager", 0}, {"the only report of a manager", 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			pub, err := Normalize(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch, err := pub.Patch(&Delta{Source: "corp", Removed: []Person{s.People[c.left]}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub.Commit(ch)
+			next := s
+			next.People = slices.Delete(slices.Clone(s.People), c.left, c.left+1)
+			want, err := Normalize(next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			samePublished(t, c.name, pub, want)
+		})
 	}
 }
 

@@ -337,8 +337,8 @@ func TestLDAPIncrementalReadsChangesAndDeletions(t *testing.T) {
 		t.Errorf("a run without sweep: changed %v, err %v; a deletion has no marker to find", changed, err)
 	}
 	d, changed, err = src.Changes(ctx, true)
-	if err != nil || !changed || d != nil || idOf(src.Current(), people[60].uid) != "" {
-		t.Errorf("sweep after a deletion: changed %v, delta %v, err %v", changed, d, err)
+	if err != nil || !changed || d == nil || len(d.Removed) != 1 || d.Removed[0].Username != people[60].uid || idOf(src.Current(), people[60].uid) != "" {
+		t.Errorf("sweep after a deletion: changed %v, delta %+v, err %v; want a delta removing %s", changed, d, err, people[60].uid)
 	}
 }
 

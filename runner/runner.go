@@ -189,8 +189,12 @@ func (r *Runner) applyChanges(sp *Spec, sr *sourceRuns, inc Incremental, d *dire
 	if err != nil {
 		return err
 	}
-	run.Seen = len(d.Changed)
-	run.Published = len(sr.prior.People)
+	if n := len(ch.RemovedPeople); n > 0 && float64(n) > sp.MaxRemovalShare*float64(len(sr.prior.People)) {
+		// Many people leaving at once is what a broken scope looks like:
+		// the whole-source path decides whether to hold the run.
+		return r.apply(sp, sr, inc.Current(), run, false)
+	}
+	run.Seen = len(d.Changed) + len(d.Removed)
 	r.countSkips(sp, ch.Skipped, run)
 	res, err := r.st.ApplyChange(ch)
 	if err != nil {
@@ -198,6 +202,7 @@ func (r *Runner) applyChanges(sp *Spec, sr *sourceRuns, inc Incremental, d *dire
 		return err
 	}
 	sr.prior.Commit(ch)
+	run.Published = len(sr.prior.People)
 	r.counts(res, run)
 	return nil
 }

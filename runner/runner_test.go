@@ -167,6 +167,18 @@ func (s *incSource) edit(i int, whole bool, fn func(p *directory.Person)) {
 	}
 }
 
+// leave removes the last n people of the snapshot, as a delta.
+func (s *incSource) leave(n int) (ids []string) {
+	keep := len(s.snap.People) - n
+	d := &directory.Delta{Source: "corp", Removed: append([]directory.Person(nil), s.snap.People[keep:]...)}
+	for _, p := range d.Removed {
+		ids = append(ids, p.ID)
+	}
+	s.snap.People = append([]directory.Person(nil), s.snap.People[:keep]...)
+	s.pending, s.changed = d, true
+	return ids
+}
+
 func TestIncrementalRunsPublishDeltasAloneAndFallBackToTheWholeSource(t *testing.T) {
 	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
 	if err != nil {
@@ -183,6 +195,11 @@ func TestIncrementalRunsPublishDeltasAloneAndFallBackToTheWholeSource(t *testing
 		}
 		return e.Title
 	}
+	published := func(id string) bool {
+		_, err := st.Person(directory.CardUID(directory.PersonKey("corp", id)))
+		return err == nil
+	}
+	var left []string
 	cases := []struct {
 		name   string
 		change func()
@@ -201,6 +218,10 @@ func TestIncrementalRunsPublishDeltasAloneAndFallBackToTheWholeSource(t *testing
 			func() bool { src.err = nil; return true }},
 		{"deltas follow a fallback", func() { src.edit(6, false, func(p *directory.Person) { p.Title = "Again" }) }, 0, store.RunApplied,
 			func() bool { return title(6) == "Again" }},
+		{"a leaver is removed alone", func() { left = src.leave(1) }, 0, store.RunApplied,
+			func() bool { return !published(left[0]) && st.Stats().People == 98 }},
+		{"many leaving at once is held", func() { left = src.leave(20) }, 1, store.RunHeld,
+			func() bool { return published(left[0]) && st.Stats().People == 98 }},
 	}
 	if run, err := r.Run(ctx, "corp", TriggerStartup, false); err != nil || run.Result != store.RunApplied {
 		t.Fatalf("first run: %+v %v", run, err)

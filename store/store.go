@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -291,7 +292,7 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 }
 
 // ApplyChange writes a partial update of one source: the entries a delta
-// changed, and the groups it emptied. Unlike Apply it leaves every other
+// changed, and the people and groups it removed. Unlike Apply it leaves every other
 // card of the source alone, so its cost follows the size of the change.
 func (s *Store) ApplyChange(ch *directory.Change) (ApplyResult, error) {
 	want := make(map[string]desired, len(ch.People)+len(ch.Groups))
@@ -318,7 +319,7 @@ func (s *Store) ApplyChange(ch *directory.Change) (ApplyResult, error) {
 	defer s.mu.Unlock()
 	old := s.idx.Load()
 	var gone []*Item
-	for _, key := range ch.RemovedGroups {
+	for _, key := range slices.Concat(ch.RemovedPeople, ch.RemovedGroups) {
 		name := directory.CardUID(key)
 		if _, dup := want[name]; dup || directory.SourceOf(key) != ch.Source {
 			return ApplyResult{}, fmt.Errorf("store: change of source %q both writes and removes %s", ch.Source, key)

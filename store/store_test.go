@@ -337,11 +337,14 @@ func TestHiddenPeopleHaveAccountsButNoCards(t *testing.T) {
 // expects the same cards, tags and lookups, with only the changed cards
 // revised by the partial change.
 func TestApplyChangeMatchesApplyOfTheWholeSource(t *testing.T) {
-	before := []directory.Person{person("a", "Ann", "X"), person("b", "Ben", "X"), person("c", "Cy", "Solo")}
+	before := []directory.Person{person("a", "Ann", "X"), person("b", "Ben", "X"), person("c", "Cy", "Solo"), person("d", "Di", "X")}
 	before[1].ManagerID = "a"
-	after := append([]directory.Person(nil), before...)
+	after := append([]directory.Person(nil), before[:3]...)
 	after[0].DisplayName = "Ann Renamed" // Ben's manager name changes with it
 	after[2].Department = "X"            // Solo is left empty
+	joiner := person("e", "Eve", "Y")    // a new department
+	joiner.ManagerID = "c"               // Cy becomes a manager
+	after = append(after, joiner)        // and Di left
 	partial := open(t, filepath.Join(t.TempDir(), "db"), Options{})
 	defer partial.Close()
 	whole := open(t, filepath.Join(t.TempDir(), "db"), Options{})
@@ -353,7 +356,9 @@ func TestApplyChangeMatchesApplyOfTheWholeSource(t *testing.T) {
 		}
 	}
 	rev := partial.Index().Rev
-	ch, err := pub.Patch(&directory.Delta{Source: "src", Changed: []directory.PersonChange{{Old: before[0], New: after[0]}, {Old: before[2], New: after[2]}}})
+	ch, err := pub.Patch(&directory.Delta{Source: "src",
+		Changed: []directory.PersonChange{{Old: before[0], New: after[0]}, {Old: before[2], New: after[2]}, {New: joiner}},
+		Removed: []directory.Person{before[3]}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,15 +366,15 @@ func TestApplyChangeMatchesApplyOfTheWholeSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Ann, Ben (manager name), Cy, department X updated; Solo removed.
-	if res.Updated != 4 || res.Removed != 1 || res.Added != 0 {
-		t.Fatalf("partial change: %+v", res)
-	}
-	if got := changes(t, partial, rev); len(got) != 5 {
-		t.Fatalf("change index after the partial change: %+v", got)
-	}
-	if _, err := whole.Apply(publish(t, after...)); err != nil {
+	want, err := whole.Apply(publish(t, after...))
+	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Added != want.Added || res.Updated != want.Updated || res.Removed != want.Removed || !res.Changed() {
+		t.Fatalf("partial change %+v, whole apply %+v", res, want)
+	}
+	if got := changes(t, partial, rev); len(got) != res.Added+res.Updated+res.Removed {
+		t.Fatalf("change index after the partial change: %+v", got)
 	}
 	p, w := partial.Index(), whole.Index()
 	if len(p.Items) != len(w.Items) {
@@ -383,7 +388,10 @@ func TestApplyChangeMatchesApplyOfTheWholeSource(t *testing.T) {
 	if len(p.InDepartment("X")) != 3 || len(p.InDepartment("Solo")) != 0 {
 		t.Fatalf("department look-ups after the change: X %v, Solo %v", p.InDepartment("X"), p.InDepartment("Solo"))
 	}
-	if res, err := partial.ApplyChange(ch); err != nil || res.Changed() || partial.Index().Rev != rev+5 {
+	if _, ok := p.User("d"); ok {
+		t.Fatal("a leaver can still log in")
+	}
+	if res, err := partial.ApplyChange(ch); err != nil || res.Changed() || partial.Index().Rev != p.Rev {
 		t.Fatalf("the same change again: %+v %v", res, err)
 	}
 	foreign := &directory.Change{Source: "other", People: ch.People}
