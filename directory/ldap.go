@@ -520,7 +520,8 @@ func (s *LDAPSource) markFlags(ctx context.Context, c *ldap.Conn, st *state) err
 }
 
 // setFlags applies filter results to one person, replacing the entry when
-// they change it (entries are shared between states).
+// they change it: entries are never changed in place, since the journal
+// keeps the old one to undo a failed read and to tell what changed.
 func (s *LDAPSource) setFlags(st *state, id string, p *rawPerson, hidden, disabled bool) {
 	d := p.Disabled
 	if s.cfg.Kind != KindAD || s.cfg.DisabledFilter != "" {
@@ -600,9 +601,9 @@ func (st *state) dropPerson(id string) bool {
 // highest seen and, with sweep, lists the DNs in scope to find deletions
 // and moves out of scope, which markers cannot show: the listing costs
 // O(people) on the server, the marker search O(changes). Without an earlier
-// full read it does one. When only people's own attributes changed it
-// returns them as a Delta; otherwise the Delta is nil and Current gives the
-// whole snapshot.
+// full read it does one. When the change fits a Delta (edits, joiners no
+// group names yet, leavers) it returns one; otherwise the Delta is nil and
+// Current gives the whole snapshot.
 func (s *LDAPSource) Changes(ctx context.Context, sweep bool) (*Delta, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

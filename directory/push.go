@@ -137,7 +137,7 @@ func (s *LDAPSource) Pushing() bool {
 	return s.pushing
 }
 
-// applyPushed applies queued changes to a state copy; it reports whether
+// applyPushed applies queued changes to the state; it reports whether
 // anything changed and which people to re-check against the flag filters.
 func (s *LDAPSource) applyPushed(st *state, pend []pushed) (changed bool, touched []string) {
 	for _, p := range pend {

@@ -47,10 +47,10 @@ type Spec struct {
 // Incremental sources read just what changed since their last read.
 type Incremental interface {
 	// Changes reads what changed and reports whether anything did. When
-	// only people's own attributes changed it returns them as a Delta,
-	// else nil, and the run publishes Current. A sweep also looks for
-	// what left the source, which costs a listing of everyone on servers
-	// that do not report deletions.
+	// the change fits a directory.Delta (edits, joiners, leavers) it
+	// returns one, else nil, and the run publishes Current. A sweep also
+	// looks for what left the source, which costs a listing of everyone on
+	// servers that do not report deletions.
 	Changes(ctx context.Context, sweep bool) (*directory.Delta, bool, error)
 	// Current is the whole snapshot as of the last read.
 	Current() directory.Snapshot
@@ -151,8 +151,8 @@ func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (s
 
 // RunChanges runs an incremental source's changes, and with sweep what
 // left it too; a run that finds none is not logged. It reports whether a
-// run happened. A change to people's own attributes is published alone, at
-// a cost that follows its size; anything else publishes the source's whole
+// run happened. A change that fits a delta is published alone, at a cost
+// that follows its size; anything else publishes the source's whole
 // snapshot.
 func (r *Runner) RunChanges(ctx context.Context, name string, sweep bool) (store.Run, bool, error) {
 	sp, ok := r.specs[name]

@@ -292,8 +292,9 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 }
 
 // ApplyChange writes a partial update of one source: the entries a delta
-// changed, and the people and groups it removed. Unlike Apply it leaves every other
-// card of the source alone, so its cost follows the size of the change.
+// changed, and the people and groups it removed. Unlike Apply it leaves
+// every other card of the source alone, so its cost follows the size of
+// the change.
 func (s *Store) ApplyChange(ch *directory.Change) (ApplyResult, error) {
 	want := make(map[string]desired, len(ch.People)+len(ch.Groups))
 	var buf hashBuf
@@ -321,7 +322,10 @@ func (s *Store) ApplyChange(ch *directory.Change) (ApplyResult, error) {
 	var gone []*Item
 	for _, key := range slices.Concat(ch.RemovedPeople, ch.RemovedGroups) {
 		name := directory.CardUID(key)
-		if _, dup := want[name]; dup || directory.SourceOf(key) != ch.Source {
+		if directory.SourceOf(key) != ch.Source {
+			return ApplyResult{}, fmt.Errorf("store: change of source %q removes %s", ch.Source, key)
+		}
+		if _, dup := want[name]; dup {
 			return ApplyResult{}, fmt.Errorf("store: change of source %q both writes and removes %s", ch.Source, key)
 		}
 		if it, ok := old.Lookup(name); ok {
