@@ -1,6 +1,9 @@
 package directory
 
-import "strings"
+import (
+	"reflect"
+	"strings"
+)
 
 // An incremental read patches the source's state in place. The journal
 // records how to undo each write, so a read that fails half-way leaves the
@@ -82,8 +85,9 @@ func (st *state) setSkip(dn, reason string) {
 func (st *state) setDN(dn, id string) { set(st, st.idByDN, dn, id, id == "") }
 
 // delta returns what j changed as a Delta, or nil when the change reaches
-// beyond what a Delta carries: a DN or login name changed (group members
-// and managers are DNs, posixGroup members login names), someone joined
+// beyond what a Delta carries: a login name changed (posixGroup members are
+// login names), a DN changed outside AD (group members and managers are
+// DNs, and only AD's follow a rename), someone joined
 // whom a group already names, a group or a skipped entry changed. People
 // whose manager's DN now names someone else (a manager joined or left) are
 // among the changed.
@@ -93,6 +97,7 @@ func (s *LDAPSource) delta(j *journal) *Delta {
 		return nil
 	}
 	joined, left := map[string]string{}, map[string]string{} // normalised DN -> ID
+	renamed := map[string]string{}                           // former normalised DN -> ID
 	for id, old := range j.people {
 		p := st.people[id]
 		switch {
@@ -101,8 +106,14 @@ func (s *LDAPSource) delta(j *journal) *Delta {
 			joined[normDN(p.dn)] = id
 		case p == nil:
 			left[normDN(old.dn)] = id
-		case old.dn != p.dn || old.Username != p.Username:
+		case old.Username != p.Username:
 			return nil
+		case old.dn != p.dn:
+			// Only AD's references follow a rename (see followRename).
+			if s.cfg.Kind != KindAD {
+				return nil
+			}
+			renamed[normDN(old.dn)] = id
 		}
 	}
 	if len(joined) > 0 && s.groupsName(joined) {
@@ -112,6 +123,9 @@ func (s *LDAPSource) delta(j *journal) *Delta {
 	// joiners not yet.
 	before := func(dn string) string {
 		if id, ok := left[dn]; ok {
+			return id
+		}
+		if id, ok := renamed[dn]; ok {
 			return id
 		}
 		if _, ok := joined[dn]; ok {
@@ -135,8 +149,12 @@ func (s *LDAPSource) delta(j *journal) *Delta {
 				c.Old = old.Person
 				c.Old.ManagerID = before(old.managerDN)
 			}
-			d.Changed = append(d.Changed, c)
 			seen[id] = true
+			// A rename alone, or a manager's DN followed, changes nothing
+			// published.
+			if !reflect.DeepEqual(c.Old, c.New) {
+				d.Changed = append(d.Changed, c)
+			}
 		}
 	}
 	if len(joined)+len(left) > 0 {

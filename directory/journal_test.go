@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,6 +129,31 @@ func TestDeltaHoldsWhatItCanCarry(t *testing.T) {
 				t.Fatalf("delta %+v", d)
 			}
 		})
+	}
+}
+
+func TestADRenameKeepsMembershipAndManagers(t *testing.T) {
+	s := &LDAPSource{cfg: LDAPConfig{Name: "ad", Kind: KindAD}, state: journalState()}
+	st := s.state
+	st.begin()
+	for _, r := range []struct{ id, dn string }{{"a", "uid=anne,ou=p"}, {"b", "uid=robert,ou=q"}} {
+		p := *st.people[r.id]
+		old := p.dn
+		p.dn = r.dn
+		st.setDN(old, "")
+		st.setPerson(r.id, &p)
+		st.setDN(r.dn, r.id)
+		s.followRename(st, old, r.dn)
+	}
+	if g := st.groups["g"]; !slices.Contains(g.members, "uid=anne,ou=p") || slices.Contains(g.members, "uid=ann,ou=p") {
+		t.Fatalf("group members after the rename: %v", g.members)
+	}
+	if m := st.people["a"].managerDN; m != "uid=robert,ou=q" {
+		t.Fatalf("ann's manager DN after her manager's rename: %q", m)
+	}
+	d := s.delta(st.commit())
+	if d == nil || len(d.Changed)+len(d.Removed) != 0 {
+		t.Fatalf("renames publish nothing new: got %+v", d)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -454,7 +455,8 @@ func (s *LDAPSource) putPerson(st *state, e *ldap.Entry) {
 		return
 	}
 	st.setSkip(n, "")
-	if old := st.people[p.ID]; old != nil {
+	old := st.people[p.ID]
+	if old != nil {
 		// Filter-based flags carry over until markFlags re-evaluates them;
 		// AD's disabled flag comes with the entry.
 		p.Hidden = old.Hidden
@@ -465,6 +467,42 @@ func (s *LDAPSource) putPerson(st *state, e *ldap.Entry) {
 	}
 	st.setPerson(p.ID, &p)
 	st.setDN(n, p.ID)
+	if old != nil {
+		s.followRename(st, normDN(old.dn), n)
+	}
+}
+
+// followRename points references to a renamed or moved entry at its new
+// DN, on AD only: AD's member and manager values are links that follow
+// the entry without the entries holding them changing, so no change marker
+// would bring them. Elsewhere such references dangle until the directory
+// rewrites them (OpenLDAP's refint overlay), which arrives as their own
+// change. The rewrite changes no one's membership or manager, so it is
+// not reported as a group change.
+func (s *LDAPSource) followRename(st *state, from, to string) {
+	if from == to || s.cfg.Kind != KindAD {
+		return
+	}
+	for id, g := range st.groups {
+		if !slices.Contains(g.members, from) {
+			continue
+		}
+		n := *g
+		n.members = slices.Clone(g.members)
+		for i, m := range n.members {
+			if m == from {
+				n.members[i] = to
+			}
+		}
+		set(st, st.groups, id, &n, false)
+	}
+	for id, p := range st.people {
+		if p.managerDN == from {
+			n := *p
+			n.managerDN = to
+			st.setPerson(id, &n)
+		}
+	}
 }
 
 func (s *LDAPSource) groupAttributes() []string {
@@ -487,7 +525,11 @@ func (s *LDAPSource) putGroup(st *state, e *ldap.Entry) {
 		m, _, _ = strings.Cut(m, "#") // uniqueMember's optional "#'0101'B" suffix
 		rg.members = append(rg.members, normDN(m))
 	}
+	old := st.groups[id]
 	st.setGroup(id, rg)
+	if old != nil {
+		s.followRename(st, normDN(old.dn), normDN(e.DN))
+	}
 }
 
 // markFlags evaluates the hidden and disabled filters on the server, so

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -371,6 +372,31 @@ func TestActiveDirectoryFromSambaDC(t *testing.T) {
 	}
 	if _, changed, err := src.Changes(ctx, true); err != nil || changed {
 		t.Errorf("no change in AD, but changed=%v err=%v", changed, err)
+	}
+
+	// A rename: AD's groups and managers follow it (linked values) without
+	// their own entries changing, so the renamed boss stays in the
+	// engineering group and stays everyone's manager.
+	bossID := idOf(snap, "boss")
+	if err := c.ModifyDN(ldap.NewModifyDNRequest(adDN("boss"), "CN=big-boss", true, "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, changed, err := src.Changes(ctx, true); err != nil || !changed {
+		t.Fatalf("rename: changed %v, err %v", changed, err)
+	}
+	renamed, err := directory.Normalize(src.Current())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range renamed.Groups {
+		if g.Name == "engineering" && !slices.Contains(g.Members, directory.PersonKey("ad", bossID)) {
+			t.Errorf("renamed boss left the engineering group: %v", g.Members)
+		}
+	}
+	for _, e := range renamed.People {
+		if e.Username == "u02" && e.ManagerID != bossID {
+			t.Errorf("u02's manager after the boss's rename: %q, want %q", e.ManagerID, bossID)
+		}
 	}
 
 	// Scoped to OU=Staff: a move out of the OU and a deletion, seen from
