@@ -331,21 +331,29 @@ func (s *LDAPSource) markerAttr() string {
 // bind, search, timeout) fails the whole run, so a partial read is never
 // applied; a bad value in one entry is skipped and reported instead.
 func (s *LDAPSource) Snapshot(ctx context.Context) (Snapshot, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
-	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// The new read replaces the last: holding both would double the
-	// source's memory at its peak. If the read fails, the next incremental
-	// run reads everything.
+	if err := s.readState(ctx); err != nil {
+		return Snapshot{}, err
+	}
+	return s.build(), nil
+}
+
+// readState reads everything in scope into a new state. The new read
+// replaces the last: holding both would double the source's memory at its
+// peak. If the read fails, no state is left and the next incremental run
+// reads everything. The caller holds s.mu.
+func (s *LDAPSource) readState(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
 	s.state = nil
 	st, err := s.readAll(ctx)
 	if err != nil {
 		s.dropConn()
-		return Snapshot{}, err
+		return err
 	}
 	s.state = st
-	return s.build(), nil
+	return nil
 }
 
 // dropConn closes a connection that failed, so the next run redials.
@@ -650,14 +658,9 @@ func (s *LDAPSource) Changes(ctx context.Context, sweep bool) (*Delta, bool, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == nil {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
-		defer cancel()
-		st, err := s.readAll(ctx)
-		if err != nil {
-			s.dropConn()
+		if err := s.readState(ctx); err != nil {
 			return nil, false, err
 		}
-		s.state = st
 		return nil, true, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)

@@ -3,6 +3,7 @@ package directory
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -275,12 +276,7 @@ func (pub *Published) Patch(d *Delta) (*Change, error) {
 		}
 	}
 	sort.Strings(ch.RemovedPeople)
-	keys := make([]string, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
 		g := groups[k]
 		_, existed := ix.groups[k]
 		switch {
@@ -296,12 +292,7 @@ func (pub *Published) Patch(d *Delta) (*Change, error) {
 	for _, id := range order {
 		ch.People = append(ch.People, *next[id])
 	}
-	ids := make([]string, 0, len(touched))
-	for id := range touched {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(touched)) {
 		ch.People = append(ch.People, *touched[id])
 	}
 	return ch, nil

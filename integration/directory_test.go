@@ -93,7 +93,9 @@ func cardUID(s *slapd, uid string) string {
 	return directory.CardUID(directory.PersonKey("corp", res.Entries[0].GetAttributeValue("entryUUID")))
 }
 
-func writeSourceConfig(t *testing.T, dir string, s *slapd) string {
+// writeSourceConfig writes a config for s; incremental, when set, is
+// schedule.incremental.
+func writeSourceConfig(t *testing.T, dir string, s *slapd, incremental string) string {
 	pw := filepath.Join(dir, "bind-password")
 	os.WriteFile(pw, []byte(servicePass+"\n"), 0o600)
 	cfg := fmt.Sprintf(`sources:
@@ -116,6 +118,9 @@ func writeSourceConfig(t *testing.T, dir string, s *slapd) string {
 auth:
   login_cache: 1m
 `, s.url, serviceDN, pw, suffix, suffix, suffix)
+	if incremental != "" {
+		cfg = strings.Replace(cfg, "      interval: 1h\n", "      interval: 1h\n      incremental: "+incremental+"\n", 1)
+	}
 	path := filepath.Join(dir, "orgdav.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
 	return path
@@ -138,7 +143,7 @@ func TestDirectoryFromSlapdEndToEnd(t *testing.T) {
 	srv := startSlapd(t, ldif)
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	cfg := writeSourceConfig(t, dir, srv)
+	cfg := writeSourceConfig(t, dir, srv, "")
 	data := filepath.Join(dir, "data")
 
 	out, code := orgdav(t, bin, "check", "--config", cfg)
@@ -321,9 +326,7 @@ func TestBinaryPollsEditsAndSweepsDeletionsWithoutSyncprov(t *testing.T) {
 	srv := startSlapdWithoutSyncprov(t, ldif)
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	cfg := writeSourceConfig(t, dir, srv)
-	b, _ := os.ReadFile(cfg)
-	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), "      interval: 1h\n", "      interval: 1h\n      incremental: 5s\n", 1)), 0o600))
+	cfg := writeSourceConfig(t, dir, srv, "5s")
 	url, logs, stop := runBinary(t, bin, "--config", cfg, "--data", filepath.Join(dir, "data"))
 	defer stop()
 	dav := davClient{t: t, base: url}

@@ -179,20 +179,20 @@ func (r *Runner) RunChanges(ctx context.Context, name string, sweep bool) (store
 }
 
 func (r *Runner) applyChanges(sp *Spec, sr *sourceRuns, inc Incremental, d *directory.Delta, run *store.Run) error {
+	whole := func() error { return r.apply(sp, sr, inc.Current(), run, false) }
 	if d == nil || sr.prior == nil || sr.stale {
-		return r.apply(sp, sr, inc.Current(), run, false)
+		return whole()
 	}
 	ch, err := sr.prior.Patch(d)
-	if errors.Is(err, directory.ErrNeedsFull) {
-		return r.apply(sp, sr, inc.Current(), run, false)
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, directory.ErrNeedsFull):
+		return whole()
+	case err != nil:
 		return err
-	}
-	if n := len(ch.RemovedPeople); n > 0 && float64(n) > sp.MaxRemovalShare*float64(len(sr.prior.People)) {
+	case len(ch.RemovedPeople) > 0 && float64(len(ch.RemovedPeople)) > sp.MaxRemovalShare*float64(len(sr.prior.People)):
 		// Many people leaving at once is what a broken scope looks like:
 		// the whole-source path decides whether to hold the run.
-		return r.apply(sp, sr, inc.Current(), run, false)
+		return whole()
 	}
 	run.Seen = len(d.Changed) + len(d.Removed)
 	r.countSkips(sp, ch.Skipped, run)

@@ -250,19 +250,9 @@ func (d desired) encode() ([]byte, error) {
 // in one transaction: only real changes get new revisions, removed cards
 // leave tombstones, other sources are untouched.
 func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
-	want := make(map[string]desired, len(pub.People)+len(pub.Groups))
-	var buf hashBuf
-	for i := range pub.People {
-		e := &pub.People[i]
-		if err := addDesired(want, e.Key, desired{kind: KindPerson, person: e, hash: hashPerson(&buf, s.opt.Fingerprint, e)}); err != nil {
-			return ApplyResult{}, err
-		}
-	}
-	for i := range pub.Groups {
-		g := &pub.Groups[i]
-		if err := addDesired(want, g.Key, desired{kind: KindGroup, group: g, hash: hashGroup(&buf, s.opt.Fingerprint, g)}); err != nil {
-			return ApplyResult{}, err
-		}
+	want, err := s.desire(pub.Source, pub.People, pub.Groups)
+	if err != nil {
+		return ApplyResult{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -296,25 +286,9 @@ func (s *Store) Apply(pub *directory.Published) (ApplyResult, error) {
 // every other card of the source alone, so its cost follows the size of
 // the change.
 func (s *Store) ApplyChange(ch *directory.Change) (ApplyResult, error) {
-	want := make(map[string]desired, len(ch.People)+len(ch.Groups))
-	var buf hashBuf
-	for i := range ch.People {
-		e := &ch.People[i]
-		if directory.SourceOf(e.Key) != ch.Source {
-			return ApplyResult{}, fmt.Errorf("store: change of source %q holds %s", ch.Source, e.Key)
-		}
-		if err := addDesired(want, e.Key, desired{kind: KindPerson, person: e, hash: hashPerson(&buf, s.opt.Fingerprint, e)}); err != nil {
-			return ApplyResult{}, err
-		}
-	}
-	for i := range ch.Groups {
-		g := &ch.Groups[i]
-		if directory.SourceOf(g.Key) != ch.Source {
-			return ApplyResult{}, fmt.Errorf("store: change of source %q holds %s", ch.Source, g.Key)
-		}
-		if err := addDesired(want, g.Key, desired{kind: KindGroup, group: g, hash: hashGroup(&buf, s.opt.Fingerprint, g)}); err != nil {
-			return ApplyResult{}, err
-		}
+	want, err := s.desire(ch.Source, ch.People, ch.Groups)
+	if err != nil {
+		return ApplyResult{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -500,13 +474,34 @@ func replaceHidden(tx *bolt.Tx, old *Index, source string, hidden []Item) error 
 	return nil
 }
 
-func addDesired(want map[string]desired, key string, d desired) error {
-	name := directory.CardUID(key)
-	if _, dup := want[name]; dup {
-		return fmt.Errorf("store: two cards with key %s", key)
+// desire hashes the cards one source wants, by card name.
+func (s *Store) desire(source string, people []directory.Entry, groups []directory.GroupEntry) (map[string]desired, error) {
+	want := make(map[string]desired, len(people)+len(groups))
+	var buf hashBuf
+	add := func(key string, d desired) error {
+		if directory.SourceOf(key) != source {
+			return fmt.Errorf("store: source %q holds %s", source, key)
+		}
+		name := directory.CardUID(key)
+		if _, dup := want[name]; dup {
+			return fmt.Errorf("store: two cards with key %s", key)
+		}
+		want[name] = d
+		return nil
 	}
-	want[name] = d
-	return nil
+	for i := range people {
+		e := &people[i]
+		if err := add(e.Key, desired{kind: KindPerson, person: e, hash: hashPerson(&buf, s.opt.Fingerprint, e)}); err != nil {
+			return nil, err
+		}
+	}
+	for i := range groups {
+		g := &groups[i]
+		if err := add(g.Key, desired{kind: KindGroup, group: g, hash: hashGroup(&buf, s.opt.Fingerprint, g)}); err != nil {
+			return nil, err
+		}
+	}
+	return want, nil
 }
 
 // clearTombstone removes the tombstone of a card that comes back, so the
