@@ -41,16 +41,11 @@ func (s *LDAPSource) Watch(ctx context.Context, notify func()) error {
 	case !csn || !strings.EqualFold(s.cfg.IDAttribute, "entryUUID"):
 		return ErrNoPush
 	}
-	c, err := s.dial(ctx)
+	c, err := s.dialService(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if s.cfg.BindDN != "" {
-		if err := c.Bind(s.cfg.BindDN, s.cfg.Password); err != nil {
-			return fmt.Errorf("ldap: bind as %q: %w", s.cfg.BindDN, err)
-		}
-	}
 	c.SetTimeout(0) // a persistent search waits for changes indefinitely
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
