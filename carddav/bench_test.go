@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/orgdav/orgdav/auth"
 	"github.com/orgdav/orgdav/directory"
 	"github.com/orgdav/orgdav/store"
 )
@@ -56,7 +57,7 @@ func sharedBenchEnv(b *testing.B) *benchEnv {
 		if _, err := st.Apply(pub); err != nil {
 			b.Fatal(err)
 		}
-		e := &benchEnv{s: New(st, rules, DemoAuth{Store: st, Password: directory.DemoPassword}, Options{}), st: st, dir: dir, snap: snap}
+		e := &benchEnv{s: New(st, rules, auth.DemoAuth{Store: st, Password: directory.DemoPassword}, Options{}), st: st, dir: dir, snap: snap}
 		ix := st.Index()
 		for i := range ix.Items {
 			e.hrefs = append(e.hrefs, bookPath("alice", bookCompany)+ix.Items[i].Name+".vcf")

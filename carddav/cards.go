@@ -95,16 +95,16 @@ func conditions(r *http.Request) store.Conditions {
 
 func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *viewer) {
 	if rt.kind != routeCard {
-		needPrivileges(w, "bind")
+		needPrivileges(w, rt.href(), "bind")
 		return
 	}
 	b := s.book(v, rt.book)
 	if !b.writable() {
-		priv := "bind"
+		href, priv := rt.collection(), "bind"
 		if _, exists := b.find(rt.card); exists {
-			priv = "write-content"
+			href, priv = rt.href(), "write-content"
 		}
-		needPrivileges(w, priv)
+		needPrivileges(w, href, priv)
 		return
 	}
 	if len(rt.card) > 255 {
@@ -152,7 +152,7 @@ func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *vi
 
 func (s *Server) deleteCard(w http.ResponseWriter, r *http.Request, rt route, v *viewer) {
 	if rt.kind != routeCard {
-		needPrivileges(w, "unbind")
+		needPrivileges(w, rt.href(), "unbind")
 		return
 	}
 	b := s.book(v, rt.book)
@@ -161,7 +161,7 @@ func (s *Server) deleteCard(w http.ResponseWriter, r *http.Request, rt route, v 
 			http.Error(w, "Not found.", http.StatusNotFound)
 			return
 		}
-		needPrivileges(w, "unbind")
+		needPrivileges(w, rt.collection(), "unbind")
 		return
 	}
 	err := s.store.PersonalDelete(v.user, rt.card, conditions(r))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orgdav/orgdav/auth"
 	"github.com/orgdav/orgdav/directory"
 	"github.com/orgdav/orgdav/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +37,7 @@ func newEnv(t testing.TB, people int) *env {
 	e := &env{t: t, st: st, rules: rules, snap: directory.Demo(people)}
 	e.apply()
 	reg := prometheus.NewRegistry()
-	s := New(st, rules, DemoAuth{Store: st, Password: directory.DemoPassword}, Options{Registry: reg})
+	s := New(st, rules, auth.DemoAuth{Store: st, Password: directory.DemoPassword}, Options{Registry: reg})
 	e.srv = httptest.NewServer(Routes(s, st, reg))
 	t.Cleanup(func() { e.srv.Close(); st.Close() })
 	return e

@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer, st *store.Store) *metrics {
 		}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orgdav_auth_failures_total",
-			Help: "Refused logins by reason: missing, bad-credentials, throttled, error.",
+			Help: "Refused logins by reason: missing, bad-credentials, throttled, directory-unavailable (503), not-ready (503 while the first import runs), error.",
 		}, []string{"reason"}),
 	}
 	book := prometheus.NewGaugeFunc(prometheus.GaugeOpts{

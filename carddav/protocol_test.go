@@ -6,13 +6,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-vcard"
 	"github.com/emersion/go-webdav"
 	gocarddav "github.com/emersion/go-webdav/carddav"
+	"github.com/orgdav/orgdav/auth"
 	"github.com/orgdav/orgdav/directory"
+	"github.com/orgdav/orgdav/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestGoWebdavClientDiscoverSyncMultigetQueryPut(t *testing.T) {
@@ -254,10 +259,14 @@ func TestRawHTTPEdgeCases(t *testing.T) {
 		}
 	})
 	t.Run("writes to the company book get 403 need-privileges and the card stays", func(t *testing.T) {
-		for _, m := range []string{"PUT", "DELETE"} {
-			r := e.do(m, card, "alice", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:x\r\nEND:VCARD\r\n")
-			if r.code != http.StatusForbidden || !strings.Contains(r.body, "need-privileges") {
-				t.Fatalf("%s: %d %s", m, r.code, r.body)
+		for _, w := range []struct{ method, path, names string }{
+			{"PUT", card, "<D:href>" + card + "</D:href><D:privilege><D:write-content/>"},
+			{"DELETE", card, "<D:href>" + company + "</D:href><D:privilege><D:unbind/>"},
+			{"PUT", company + "new-card.vcf", "<D:href>" + company + "</D:href><D:privilege><D:bind/>"},
+		} {
+			r := e.do(w.method, w.path, "alice", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:x\r\nEND:VCARD\r\n")
+			if r.code != http.StatusForbidden || !strings.Contains(r.body, "<D:need-privileges><D:resource>"+w.names) {
+				t.Fatalf("%s %s: %d %s", w.method, w.path, r.code, r.body)
 			}
 		}
 		if r := e.do("GET", card, "alice", ""); r.code != http.StatusOK {
@@ -473,4 +482,67 @@ func TestMultigetOfThousandsOfHrefsGzipAndHead(t *testing.T) {
 	if head.code != http.StatusOK || head.body != "" || head.header.Get("ETag") != all[href] || head.header.Get("Content-Length") == "" {
 		t.Fatalf("HEAD: %d %q %v", head.code, head.body, head.header)
 	}
+}
+
+// unavailableAuth answers every login with one error.
+type unavailableAuth struct{ err error }
+
+func (u unavailableAuth) Authenticate(context.Context, string, string) (string, error) {
+	return "", u.err
+}
+
+func TestLoginsTheDirectoryCannotAnswerYetAreToldToRetryNotRefused(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		reason string
+	}{{auth.ErrNotReady, "not-ready"}, {auth.ErrDirectoryUnavailable, "directory-unavailable"}} {
+		t.Run(c.reason, func(t *testing.T) {
+			st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			rules, _ := directory.NewRules(nil)
+			reg := prometheus.NewRegistry()
+			srv := httptest.NewServer(Routes(New(st, rules, unavailableAuth{c.err}, Options{Registry: reg}), st, reg))
+			defer srv.Close()
+			// More than the throttle allows: none of them is a failure.
+			for i := 0; i < 8; i++ {
+				req, _ := http.NewRequest("PROPFIND", srv.URL+"/", nil)
+				req.SetBasicAuth("alice", "right")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || resp.Header.Get("WWW-Authenticate") != "" {
+					t.Fatalf("login %d: %d, Retry-After %q, challenge %q", i, resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("WWW-Authenticate"))
+				}
+			}
+			metrics := get(t, srv.URL+"/metrics")
+			if !strings.Contains(metrics, `orgdav_auth_failures_total{reason="`+c.reason+`"} 8`) || strings.Contains(metrics, `reason="bad-credentials"`) {
+				t.Fatalf("metrics:\n%s", grepLines(metrics, "orgdav_auth_failures_total"))
+			}
+		})
+	}
+}
+
+func get(t *testing.T, url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -9,6 +9,7 @@
 package carddav
 
 import (
+	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orgdav/orgdav/auth"
 	"github.com/orgdav/orgdav/directory"
 	"github.com/orgdav/orgdav/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,17 +40,17 @@ type Options struct {
 type Server struct {
 	store    *store.Store
 	rules    *directory.Rules
-	auth     Authenticator
+	auth     auth.Authenticator
 	opt      Options
 	log      *slog.Logger
 	cache    *renderCache
 	metrics  *metrics
-	throttle *throttle
+	throttle *auth.Throttle
 	views    sync.Map // view fingerprints already saved in the store
 }
 
 // New builds a server over a store.
-func New(st *store.Store, rules *directory.Rules, auth Authenticator, opt Options) *Server {
+func New(st *store.Store, rules *directory.Rules, authn auth.Authenticator, opt Options) *Server {
 	if opt.CompanyBookName == "" {
 		opt.CompanyBookName = "Company"
 	}
@@ -68,10 +70,10 @@ func New(st *store.Store, rules *directory.Rules, auth Authenticator, opt Option
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{
-		store: st, rules: rules, auth: auth, opt: opt, log: opt.Logger,
+		store: st, rules: rules, auth: authn, opt: opt, log: opt.Logger,
 		cache:    newRenderCache(opt.RenderCacheBytes),
 		metrics:  newMetrics(opt.Registry, st),
-		throttle: newThrottle(),
+		throttle: auth.NewThrottle(),
 	}
 }
 
@@ -205,7 +207,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, info *reqInfo) {
 	case "PROPPATCH":
 		s.proppatch(w, r)
 	case "MKCOL", "MOVE", "COPY", "ACL":
-		needPrivileges(w, "bind")
+		needPrivileges(w, rt.collection(), "bind")
 	default:
 		w.Header().Set("Allow", allow(rt))
 		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
@@ -275,9 +277,40 @@ func (s *Server) welcome(w http.ResponseWriter, r *http.Request) {
 }
 
 // needPrivileges refuses a write with the body that tells clients the
-// book is read-only (never 401, which Apple treats as a broken account).
-func needPrivileges(w http.ResponseWriter, privilege string) {
-	xmlError(w, http.StatusForbidden, `<D:need-privileges><D:resource><D:href/><D:privilege><D:`+privilege+`/></D:privilege></D:resource></D:need-privileges>`)
+// book is read-only (never 401, which Apple treats as a broken account),
+// naming the resource that lacks the privilege (RFC 3744 7.1.1): the card
+// for write-content, the collection for bind and unbind.
+func needPrivileges(w http.ResponseWriter, href, privilege string) {
+	var esc strings.Builder
+	xml.EscapeText(&esc, []byte(href))
+	xmlError(w, http.StatusForbidden, `<D:need-privileges><D:resource><D:href>`+esc.String()+`</D:href><D:privilege><D:`+privilege+`/></D:privilege></D:resource></D:need-privileges>`)
+}
+
+// href is the route's canonical URL path.
+func (rt route) href() string {
+	switch rt.kind {
+	case routeCard:
+		return bookPath(rt.user, rt.book) + url.PathEscape(rt.card)
+	case routeBook:
+		return bookPath(rt.user, rt.book)
+	case routeHome:
+		return homePath(rt.user)
+	case routePrincipal:
+		return principalPath(rt.user)
+	case routePrincipals:
+		return "/dav/principals/"
+	case routeWellKnown:
+		return "/.well-known/carddav"
+	}
+	return "/"
+}
+
+// collection is the route's collection: a card's book, else itself.
+func (rt route) collection() string {
+	if rt.kind == routeCard {
+		return bookPath(rt.user, rt.book)
+	}
+	return rt.href()
 }
 
 // readBodyError answers a body that could not be read or parsed.

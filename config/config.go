@@ -57,6 +57,7 @@
 //	    url: ldaps://ldap.example.org
 //	    start_tls: false           # upgrade an ldap:// connection
 //	    ca_file: ""                # PEM CA bundle for the server's certificate
+//	    tls_server_name: ""        # name the certificate must carry; default: url's host
 //	    insecure_skip_verify: false
 //	    bind_dn: cn=orgdav,ou=services,dc=example,dc=org
 //	    bind_password_env: ORGDAV_CORP_PASSWORD   # or bind_password_file, or bind_password
@@ -65,27 +66,29 @@
 //	    id_attribute: entryUUID    # ad: objectGUID
 //	    login_attributes: [uid, mail]   # ad: [sAMAccountName, userPrincipalName]
 //	    people:
-//	      base_dns: [ou=people,dc=example,dc=org]
+//	      base_dns: ["ou=people,dc=example,dc=org"]   # quote DNs in [...] lists
 //	      scope: sub               # sub or one
 //	      filter: (objectClass=inetOrgPerson)
-//	      exclude_ous: [ou=service,ou=people,dc=example,dc=org]
+//	      exclude_ous: ["ou=service,ou=people,dc=example,dc=org"]
 //	      include_groups: []       # only (nested) members of these group DNs
 //	      exclude_groups: []
 //	      hidden_filter: (employeeType=hidden)     # the "list in directory" switch
 //	      disabled_filter: (employeeType=disabled) # ad also reads userAccountControl
 //	      include_contacts: false  # ad: also publish contact objects
 //	    groups:
-//	      base_dns: [ou=groups,dc=example,dc=org]
+//	      base_dns: ["ou=groups,dc=example,dc=org"]
 //	      filter: (|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))
 //	    mapping:                   # contact field: attribute; overrides the kind's defaults
-//	      department: ou
+//	      office: roomNumber
 //	      birthday: ""             # empty: not mapped
 //	    schedule:
 //	      interval: 15m            # full read and reconciliation
 //	      incremental: 30s         # read only what changed; 0s: off
-//	    max_removal_share: 0.1     # runs removing more are held for confirmation
+//	    max_removal_share: 0.1     # removals adding up to more within removal_window are held
+//	    removal_window: 24h        # for confirmation (orgdav sync --confirm)
 //	auth:
-//	  login_cache: 5m              # phones log in on every request
+//	  login_cache: 5m              # a verified login is not checked again for this long
+//	  outage_grace: 24h            # while the directory is down, logins verified this recently still work
 //	store:
 //	  # How long deletions are remembered for incremental sync. A phone
 //	  # offline for longer re-downloads the book once (no duplicates).
@@ -168,6 +171,7 @@ type Source struct {
 	URL                string            `yaml:"url"`
 	StartTLS           bool              `yaml:"start_tls"`
 	CAFile             string            `yaml:"ca_file"`
+	TLSServerName      string            `yaml:"tls_server_name"`
 	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
 	BindDN             string            `yaml:"bind_dn"`
 	BindPassword       string            `yaml:"bind_password"`
@@ -182,6 +186,7 @@ type Source struct {
 	Mapping            map[string]string `yaml:"mapping"`
 	Schedule           Schedule          `yaml:"schedule"`
 	MaxRemovalShare    *float64          `yaml:"max_removal_share"`
+	RemovalWindow      Duration          `yaml:"removal_window"`
 }
 
 // PeopleScope says where people are and who is left out.
@@ -209,9 +214,12 @@ type Schedule struct {
 	Incremental *Duration `yaml:"incremental"`
 }
 
-// Auth configures logins.
+// Auth configures logins. Phones send the password with every request:
+// the cache spares the directory a bind for each, and carries phones
+// through a directory outage.
 type Auth struct {
-	LoginCache Duration `yaml:"login_cache"`
+	LoginCache  Duration `yaml:"login_cache"`
+	OutageGrace Duration `yaml:"outage_grace"`
 }
 
 // Store configures the database.
@@ -270,6 +278,7 @@ func Default() *Config {
 		Books: Books{CompanyName: "Company", PersonalName: "Personal"},
 		Demo:  Demo{People: directory.DefaultDemoPeople},
 		Store: Store{TombstoneRetention: Duration{400 * 24 * time.Hour}},
+		Auth:  Auth{LoginCache: Duration{5 * time.Minute}, OutageGrace: Duration{24 * time.Hour}},
 		Log:   Log{Level: "info", Format: "text"},
 		TLS:   TLS{},
 		Visibility: Visibility{
@@ -391,6 +400,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.LoginCache.Duration < 0 || c.Auth.LoginCache.Duration > time.Hour {
 		return errors.New("config: auth.login_cache: must be between 0s and 1h")
+	}
+	if c.Auth.OutageGrace.Duration < 0 || c.Auth.OutageGrace.Duration > 7*24*time.Hour {
+		return errors.New("config: auth.outage_grace: must be between 0s (off) and 7d")
 	}
 	names := map[string]bool{}
 	for i := range c.Sources {

@@ -1,7 +1,18 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,9 +50,11 @@ func TestDocumentedExampleLoadsAndEqualsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("documented example: %v", err)
 	}
-	d := Default()
-	if c.Listen != d.Listen || c.HTTP != d.HTTP || c.Store != d.Store || c.Demo != d.Demo {
-		t.Fatalf("example and defaults disagree:\n%+v\n%+v", c, d)
+	// Outside sources every key is shown with its default.
+	got, want := *c, *Default()
+	got.Sources, got.Visibility, want.Visibility = nil, Visibility{}, Visibility{}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the example and the defaults disagree:\n example  %+v\n defaults %+v", got, want)
 	}
 	r, _ := c.Rules()
 	for _, f := range directory.Fields() {
@@ -52,19 +65,201 @@ func TestDocumentedExampleLoadsAndEqualsDefaults(t *testing.T) {
 	if len(c.Sources) != 1 || c.Sources[0].State != StateDraft {
 		t.Fatalf("example source: %+v", c.Sources)
 	}
-	if pw, _ := c.Sources[0].Password(); pw != "from-the-environment" {
+	// The source's keys that are not examples of a setting (url, DNs,
+	// filters that name the example's attributes) show their defaults.
+	src := c.Sources[0]
+	def := Source{Name: "corp", Kind: src.Kind}
+	def.applyDefaults()
+	for _, k := range []struct {
+		key           string
+		example, code any
+	}{
+		{"start_tls", src.StartTLS, def.StartTLS}, {"ca_file", src.CAFile, def.CAFile},
+		{"tls_server_name", src.TLSServerName, def.TLSServerName}, {"insecure_skip_verify", src.InsecureSkipVerify, def.InsecureSkipVerify},
+		{"timeout", src.Timeout, def.Timeout}, {"page_size", src.PageSize, def.PageSize}, {"id_attribute", src.IDAttribute, def.IDAttribute},
+		{"login_attributes", src.LoginAttributes, def.LoginAttributes}, {"people.scope", src.People.Scope, def.People.Scope},
+		{"people.filter", src.People.Filter, def.People.Filter}, {"people.include_contacts", src.People.IncludeContacts, def.People.IncludeContacts},
+		{"groups.filter", src.Groups.Filter, def.Groups.Filter}, {"schedule.interval", src.Schedule.Interval, def.Schedule.Interval},
+		{"schedule.incremental", *src.Schedule.Incremental, *def.Schedule.Incremental},
+		{"max_removal_share", *src.MaxRemovalShare, *def.MaxRemovalShare}, {"removal_window", src.RemovalWindow, def.RemovalWindow},
+	} {
+		if !reflect.DeepEqual(k.example, k.code) {
+			t.Errorf("sources[].%s: the example shows %v, the code's default is %v", k.key, k.example, k.code)
+		}
+	}
+	if pw, _ := src.Password(); pw != "from-the-environment" {
 		t.Errorf("password from env: %q", pw)
 	}
-	lc, err := c.Sources[0].LDAP()
-	if err != nil || lc.Mapping["department"] != "ou" || lc.Mapping["email"] != "mail" {
+	lc, err := src.LDAP()
+	if err != nil || lc.Mapping["office"] != "roomNumber" || lc.Mapping["email"] != "mail" || lc.Mapping["birthday"] != "" {
 		t.Errorf("mapping overrides on defaults: %+v %v", lc.Mapping, err)
 	}
-	readme, err := os.ReadFile("../README.md")
+	if !strings.Contains(readme(t), ex) {
+		t.Error("README.md does not carry the example from config.go's package comment verbatim")
+	}
+}
+
+func readme(t *testing.T) string {
+	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(readme), ex) {
-		t.Error("README.md does not carry the example from config.go's package comment verbatim")
+	return string(b)
+}
+
+// TestEveryYAMLExampleInTheREADMELoads copies each yaml block of the README
+// into the config loader: an example a newcomer pastes must work.
+func TestEveryYAMLExampleInTheREADMELoads(t *testing.T) {
+	t.Setenv("ORGDAV_CORP_PASSWORD", "x")
+	t.Setenv("ORGDAV_AD_PASSWORD", "x")
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(readme(t), -1)
+	if len(blocks) < 3 {
+		t.Fatalf("%d yaml blocks in README.md", len(blocks))
+	}
+	// A CA file in the examples' place: they name files on the admin's
+	// machine.
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, testCAPEM(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	caFile := regexp.MustCompile(`ca_file: /\S+`)
+	for _, b := range blocks {
+		c, err := Parse([]byte(caFile.ReplaceAllString(b[1], "ca_file: "+ca)))
+		if err != nil {
+			t.Errorf("README example does not load: %v\n%s", err, b[1])
+			continue
+		}
+		for _, src := range c.Sources {
+			if _, err := src.LDAP(); err != nil {
+				t.Errorf("README example's source %s: %v", src.Name, err)
+			}
+			for _, dn := range slices.Concat(src.People.BaseDNs, src.Groups.BaseDNs) {
+				if !strings.HasPrefix(strings.ToLower(dn), "ou=") {
+					t.Errorf("README example's base DN %q is not an OU: split by YAML?", dn)
+				}
+			}
+		}
+	}
+}
+
+// TestDefaultsPerKindTableIsWhatTheCodeDoes reads the README's table of
+// the defaults each kind of directory gets and compares it with the code.
+func TestDefaultsPerKindTableIsWhatTheCodeDoes(t *testing.T) {
+	text := readme(t)
+	i := strings.Index(text, "<!-- defaults per kind")
+	if i < 0 {
+		t.Fatal("no defaults-per-kind table in README.md")
+	}
+	sources := map[string]*Source{}
+	for _, kind := range []string{directory.KindLDAP, directory.KindAD} {
+		s := &Source{Name: "x", Kind: kind}
+		s.applyDefaults()
+		sources[kind] = s
+	}
+	code := func(kind, key string) string {
+		s := sources[kind]
+		switch key {
+		case "id_attribute":
+			return s.IDAttribute
+		case "login_attributes":
+			return strings.Join(s.LoginAttributes, ", ")
+		case "people.filter":
+			return s.People.Filter
+		case "people.hidden_filter":
+			return s.People.HiddenFilter
+		case "people.disabled_filter":
+			return s.People.DisabledFilter
+		case "groups.filter":
+			return s.Groups.Filter
+		}
+		if f, ok := strings.CutPrefix(key, "mapping."); ok {
+			if !slices.Contains(directory.MappingFields, f) {
+				t.Errorf("README lists unknown mapping field %q", f)
+			}
+			return directory.DefaultMapping(kind)[f]
+		}
+		t.Errorf("README lists unknown setting %q", key)
+		return ""
+	}
+	rows := 0
+	mapped := map[string]bool{}
+	for _, line := range strings.Split(text[i:], "\n")[1:] {
+		if !strings.HasPrefix(line, "|") {
+			if rows > 0 {
+				break
+			}
+			continue
+		}
+		cells := strings.Split(strings.ReplaceAll(strings.Trim(line, "| "), `\|`, "\x00"), "|")
+		if len(cells) != 3 || !strings.HasPrefix(strings.TrimSpace(cells[0]), "`") {
+			continue
+		}
+		rows++
+		key := strings.Trim(strings.TrimSpace(cells[0]), "`")
+		mapped[strings.TrimPrefix(key, "mapping.")] = true
+		for k, kind := range []string{directory.KindLDAP, directory.KindAD} {
+			doc := strings.ReplaceAll(strings.TrimSpace(cells[k+1]), "\x00", "|")
+			if doc == "none" {
+				doc = ""
+			}
+			doc = strings.ReplaceAll(doc, "`", "")
+			if want := code(kind, key); doc != want {
+				t.Errorf("README says %s defaults to %q for kind %s; the code says %q", key, doc, kind, want)
+			}
+		}
+	}
+	for _, f := range directory.MappingFields {
+		if !mapped[f] {
+			t.Errorf("README's table lacks mapping.%s", f)
+		}
+	}
+}
+
+func TestASplitDNListIsRefusedWithAHintToQuote(t *testing.T) {
+	base := "sources:\n  - name: corp\n    kind: ldap\n    url: ldap://127.0.0.1\n    people:\n"
+	cases := []struct {
+		name, yaml, err string
+	}{
+		{"an unquoted flow list splits a DN at its commas", "      base_dns: [ou=people,dc=example,dc=org]\n",
+			`sources[corp].people.base_dns: "dc=example" looks like the end of the DN before it ("ou=people")`},
+		{"in every DN list", "      base_dns: [\"ou=people,dc=example,dc=org\"]\n      exclude_ous: [ou=service,ou=people,o=example]\n",
+			`sources[corp].people.exclude_ous: "o=example" looks like the end of the DN before it ("ou=people")`},
+		{"a quoted flow list is fine", "      base_dns: [\"ou=people,dc=example,dc=org\", \"dc=other,dc=org\", \"o=Example\"]\n", ""},
+		{"a block list needs no quotes", "      base_dns:\n        - ou=people,dc=example,dc=org\n        - ou=contacts,dc=example,dc=org\n", ""},
+		{"one root DN alone is a DN", "      base_dns: [\"dc=example,dc=org\"]\n", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(base + c.yaml))
+			switch {
+			case c.err == "" && err != nil:
+				t.Fatal(err)
+			case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "quote each DN")):
+				t.Fatalf("error %v, want %q and a hint to quote", err, c.err)
+			}
+		})
+	}
+}
+
+func TestBindPasswordsAreReadWhenTheSourceIsOpenedNotOnLoad(t *testing.T) {
+	yaml := "sources:\n  - name: corp\n    kind: ldap\n    url: ldap://127.0.0.1\n    bind_dn: cn=orgdav,dc=ex\n    bind_password_env: ORGDAV_TEST_UNSET\n    people:\n      base_dns: [\"dc=ex\"]\n"
+	c, err := Parse([]byte(yaml))
+	if err != nil {
+		t.Fatalf("a config whose password variable is unset must load (orgdav logs needs no password): %v", err)
+	}
+	if _, err := c.Sources[0].LDAP(); err == nil || !strings.Contains(err.Error(), "config: sources[corp].bind_password_env: environment variable ORGDAV_TEST_UNSET is empty or unset") {
+		t.Fatalf("opening the source: %v", err)
+	}
+	for _, name := range []string{"orgdav@example.org", `EXAMPLE\orgdav`} {
+		ad := strings.ReplaceAll(strings.ReplaceAll(yaml, "kind: ldap", "kind: ad"), "cn=orgdav,dc=ex", strings.ReplaceAll(name, `\`, `\\`))
+		ad = strings.Replace(ad, "bind_dn: ", "bind_dn: \"", 1)
+		ad = strings.Replace(ad, "\n    bind_password_env", "\"\n    bind_password_env", 1)
+		if _, err := Parse([]byte(ad)); err != nil {
+			t.Errorf("AD bind name %s: %v", name, err)
+		}
+		if _, err := Parse([]byte(strings.Replace(ad, "kind: ad", "kind: ldap", 1))); err == nil {
+			t.Errorf("bind name %s accepted for kind ldap", name)
+		}
 	}
 }
 
@@ -90,6 +285,7 @@ func TestBadConfigErrorsNameTheKey(t *testing.T) {
 		"visibility: {fields: {mobile: friends}}":                     "visibility.fields",
 		"visibility: {fields: {shoe_size: everyone}}":                 "visibility.fields.shoe_size",
 		"store: {tombstone_retention: 1h}":                            "store.tombstone_retention",
+		"auth: {outage_grace: 8d}":                                    "auth.outage_grace",
 		"log: {level: loud}":                                          "log.level",
 		"log: {format: xml}":                                          "log.format",
 		"listen: [a, b]":                                              "listen",
@@ -122,4 +318,19 @@ func TestPlainHTTPWarningOnlyOffLoopback(t *testing.T) {
 			t.Errorf("%s proxy=%v: warning %v, want %v", c.listen, c.proxy, got, c.warn)
 		}
 	}
+}
+
+// testCAPEM returns a self-signed certificate, as a ca_file holds.
+func testCAPEM(t *testing.T) []byte {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "orgdav test CA"}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

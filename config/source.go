@@ -3,7 +3,6 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/orgdav/orgdav/directory"
+	"github.com/orgdav/orgdav/store"
 )
 
 // Source states.
@@ -60,6 +60,9 @@ func (s *Source) applyDefaults() {
 		v := 0.1
 		s.MaxRemovalShare = &v
 	}
+	if s.RemovalWindow.Duration == 0 {
+		s.RemovalWindow.Duration = 24 * time.Hour
+	}
 }
 
 func (s *Source) validate(at string) error {
@@ -92,6 +95,12 @@ func (s *Source) validate(at string) error {
 			return bad("ca_file", "%v", err)
 		}
 	}
+	if s.TLSServerName != "" && (u.Scheme != "ldaps" && !s.StartTLS) {
+		return bad("tls_server_name", "only with an ldaps:// url or start_tls")
+	}
+	if strings.ContainsAny(s.TLSServerName, " /:") {
+		return bad("tls_server_name", "%q: want a host name as the certificate names it, e.g. dc1.example.org", s.TLSServerName)
+	}
 	set := 0
 	for _, v := range []string{s.BindPassword, s.BindPasswordEnv, s.BindPasswordFile} {
 		if v != "" {
@@ -101,12 +110,11 @@ func (s *Source) validate(at string) error {
 	if set > 1 {
 		return bad("bind_password", "set only one of bind_password, bind_password_env, bind_password_file")
 	}
-	if s.BindDN != "" {
+	// The password itself is read when the source is opened (LDAP): the
+	// commands that only talk to a running server do not need it.
+	if s.BindDN != "" && !(s.Kind == directory.KindAD && adAccountName(s.BindDN)) {
 		if _, err := ldap.ParseDN(s.BindDN); err != nil {
-			return bad("bind_dn", "%q: %v", s.BindDN, err)
-		}
-		if _, err := s.Password(); err != nil {
-			return fmt.Errorf("config: %s.%v", at, err)
+			return bad("bind_dn", "%q: %v (want a DN; on AD also name@domain or DOMAIN\\name)", s.BindDN, err)
 		}
 	}
 	if s.Timeout.Duration <= 0 || s.Timeout.Duration > 10*time.Minute {
@@ -118,12 +126,13 @@ func (s *Source) validate(at string) error {
 	if len(s.People.BaseDNs) == 0 {
 		return bad("people.base_dns", "at least one base DN is needed")
 	}
-	for key, dns := range map[string][]string{"people.base_dns": s.People.BaseDNs, "people.exclude_ous": s.People.ExcludeOUs,
-		"people.include_groups": s.People.IncludeGroups, "people.exclude_groups": s.People.ExcludeGroups, "groups.base_dns": s.Groups.BaseDNs} {
-		for _, dn := range dns {
-			if _, err := ldap.ParseDN(dn); err != nil || strings.TrimSpace(dn) == "" {
-				return bad(key, "%q is not a DN", dn)
-			}
+	for _, list := range []struct {
+		key string
+		dns []string
+	}{{"people.base_dns", s.People.BaseDNs}, {"people.exclude_ous", s.People.ExcludeOUs}, {"people.include_groups", s.People.IncludeGroups},
+		{"people.exclude_groups", s.People.ExcludeGroups}, {"groups.base_dns", s.Groups.BaseDNs}} {
+		if err := checkDNs(list.dns); err != nil {
+			return bad(list.key, "%v", err)
 		}
 	}
 	if (len(s.People.IncludeGroups) > 0 || len(s.People.ExcludeGroups) > 0) && len(s.Groups.BaseDNs) == 0 {
@@ -158,36 +167,90 @@ func (s *Source) validate(at string) error {
 	if *s.MaxRemovalShare < 0 || *s.MaxRemovalShare > 1 {
 		return bad("max_removal_share", "%v: want 0 to 1", *s.MaxRemovalShare)
 	}
+	if w := s.RemovalWindow.Duration; w < time.Minute || w > store.RemovalHistory {
+		return bad("removal_window", "%v: want 1m to %dd", w, store.RemovalHistory/(24*time.Hour))
+	}
 	return nil
 }
 
-// Password reads the bind password from where the config says.
+// adAccountName reports whether s is one of the names AD binds by besides
+// a DN: a userPrincipalName (name@domain) or a down-level name
+// (DOMAIN\name).
+func adAccountName(s string) bool {
+	if strings.Contains(s, "=") {
+		return false
+	}
+	if name, domain, ok := strings.Cut(s, "@"); ok {
+		return name != "" && domain != "" && !strings.Contains(domain, "@")
+	}
+	domain, name, ok := strings.Cut(s, `\`)
+	return ok && domain != "" && name != ""
+}
+
+// checkDNs checks a list of DNs. An unquoted DN in a YAML flow list
+// ([ou=people,dc=example,dc=org]) is split at its commas into entries
+// that each parse: one whose only component is a dc= or o= (the parts
+// that end a DN), after an entry that does not end with one or is such a
+// piece itself, is taken for such a split.
+func checkDNs(dns []string) error {
+	var prev *ldap.DN
+	for i, dn := range dns {
+		parsed, err := ldap.ParseDN(dn)
+		if err != nil || strings.TrimSpace(dn) == "" {
+			return fmt.Errorf("%q is not a DN", dn)
+		}
+		if prev != nil && len(parsed.RDNs) == 1 && suffixRDN(parsed.RDNs[0]) && (len(prev.RDNs) == 1 || !suffixRDN(prev.RDNs[len(prev.RDNs)-1])) {
+			return fmt.Errorf("%q looks like the end of the DN before it (%q), split at its commas: YAML splits an unquoted [a,b,c] list at every comma; quote each DN, as in [\"ou=people,dc=example,dc=org\"], or write one per line", dn, dns[i-1])
+		}
+		prev = parsed
+	}
+	return nil
+}
+
+// suffixRDN reports whether an RDN is a dc= or o= component.
+func suffixRDN(rdn *ldap.RelativeDN) bool {
+	for _, a := range rdn.Attributes {
+		if !strings.EqualFold(a.Type, "dc") && !strings.EqualFold(a.Type, "o") {
+			return false
+		}
+	}
+	return len(rdn.Attributes) > 0
+}
+
+// Password reads the bind password from where the config says; an error
+// names the key.
 func (s *Source) Password() (string, error) {
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("config: sources[%s].%s: %s", s.Name, key, fmt.Sprintf(format, a...))
+	}
 	switch {
 	case s.BindPasswordEnv != "":
 		v := os.Getenv(s.BindPasswordEnv)
 		if v == "" {
-			return "", fmt.Errorf("bind_password_env: environment variable %s is empty or unset", s.BindPasswordEnv)
+			return "", bad("bind_password_env", "environment variable %s is empty or unset", s.BindPasswordEnv)
 		}
 		return v, nil
 	case s.BindPasswordFile != "":
 		b, err := os.ReadFile(s.BindPasswordFile)
 		if err != nil {
-			return "", fmt.Errorf("bind_password_file: %v", err)
+			return "", bad("bind_password_file", "%v", err)
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
-			return "", fmt.Errorf("bind_password_file: %s is empty", s.BindPasswordFile)
+			return "", bad("bind_password_file", "%s is empty", s.BindPasswordFile)
 		}
 		return v, nil
 	}
 	if s.BindPassword == "" {
-		return "", errors.New("bind_password: a bind_dn needs a password (bind_password, bind_password_env or bind_password_file)")
+		return "", bad("bind_password", "a bind_dn needs a password (bind_password, bind_password_env or bind_password_file)")
 	}
 	return s.BindPassword, nil
 }
 
 func (s *Source) tlsConfig(host string) (*tls.Config, error) {
+	if s.TLSServerName != "" {
+		host = s.TLSServerName
+	}
 	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.InsecureSkipVerify}
 	if s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)

@@ -3,6 +3,7 @@ package directory
 import (
 	"bytes"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -182,5 +183,49 @@ func TestValidBirthday(t *testing.T) {
 	}
 	if got := cleanMultiline("line one\nline two"); got != "line one\nline two" {
 		t.Errorf("cleanMultiline changed a clean value: %q", got)
+	}
+}
+
+func TestADepartmentAndADirectoryGroupOfOneNamePublishOneGroup(t *testing.T) {
+	s := Snapshot{Source: "corp", People: []Person{
+		{ID: "a", DisplayName: "A", Department: "Engineering"},
+		{ID: "b", DisplayName: "B", Department: "Engineering"},
+		{ID: "c", DisplayName: "C", Department: "Sales"},
+	}, Groups: []Group{{ID: "g1", Name: "engineering", Members: []string{"c"}}}}
+	pub, err := Normalize(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range pub.Groups {
+		names = append(names, g.Name)
+		if g.Name == "engineering" && (g.Key != GroupKey("corp", "g1") || strings.Join(g.Members, " ") != "corp/p/a corp/p/b corp/p/c") {
+			t.Errorf("the merged group: %+v", g)
+		}
+	}
+	if strings.Join(names, ",") != "Sales,engineering" {
+		t.Fatalf("groups published: %v, want the directory group once and Sales", names)
+	}
+	for _, e := range pub.People {
+		if e.ID == "a" && len(e.Groups) != 0 {
+			t.Errorf("the department made a a member of the directory group for visibility: %v", e.Groups)
+		}
+	}
+}
+
+func TestAGroupWhoseMembersAreAllHiddenIsNotPublished(t *testing.T) {
+	s := Snapshot{Source: "corp", People: []Person{
+		{ID: "a", DisplayName: "A", Username: "a", Hidden: true},
+		{ID: "b", DisplayName: "B"},
+	}, Groups: []Group{{ID: "g1", Name: "Board", Members: []string{"a"}}, {ID: "g2", Name: "All", Members: []string{"a", "b"}}}}
+	pub, err := Normalize(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.Groups) != 1 || pub.Groups[0].Name != "All" {
+		t.Fatalf("groups published: %+v", pub.Groups)
+	}
+	if len(pub.Hidden) != 1 || strings.Join(pub.Hidden[0].Groups, " ") != "corp/g/g1 corp/g/g2" {
+		t.Errorf("the hidden person's own groups still decide what they see: %+v", pub.Hidden)
 	}
 }

@@ -37,7 +37,9 @@ func DefaultMapping(kind string) map[string]string {
 		m["im"] = "msRTCSIP-PrimaryUserAddress" // Skype for Business / Teams SIP address
 		m["street"] = "streetAddress"
 	} else {
-		m["department"], m["organization"] = "departmentNumber", "o"
+		// ou names the department on a person entry ("Engineering");
+		// departmentNumber often holds a code ("D300") no reader expects.
+		m["department"], m["organization"] = "ou", "o"
 		m["website"], m["employee_id"], m["photo"] = "labeledURI", "employeeNumber", "jpegPhoto"
 	}
 	return m
@@ -105,7 +107,7 @@ func DefaultLoginAttributes(kind string) []string {
 	if kind == KindAD {
 		return []string{"sAMAccountName", "userPrincipalName"}
 	}
-	return []string{"uid"}
+	return []string{"uid", "mail"}
 }
 
 // LDAPSource reads people and groups from one LDAP server. It keeps one
@@ -119,6 +121,7 @@ type LDAPSource struct {
 
 	loginMu   sync.Mutex // a second service connection for login look-ups,
 	loginConn *ldap.Conn // so logins do not wait for a long run
+	netbios   string     // AD's NetBIOS domain name, for DOMAIN\user logins; guarded by loginMu
 
 	state  *state // the last read, guarded by mu
 	useCSN bool   // the server keeps entryCSN (OpenLDAP); set by a full read

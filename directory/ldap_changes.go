@@ -180,7 +180,7 @@ func (s *LDAPSource) recheckFlags(ctx context.Context, c *ldap.Conn, st *state, 
 			res, err := c.Search(ldap.NewSearchRequest(p.dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, int(s.cfg.Timeout.Seconds()), false,
 				"(&"+s.cfg.PeopleFilter+f+")", []string{"1.1"}, nil))
 			if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
-				return false, fmt.Errorf("ldap: check %q against %s: %w", p.dn, f, err)
+				return false, fmt.Errorf("ldap: check %q against %s: %w", p.dn, f, tidy(err))
 			}
 			flags[i] = err == nil && len(res.Entries) == 1
 		}

@@ -2,8 +2,12 @@ package directory
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -17,17 +21,67 @@ func (s *LDAPSource) dial(ctx context.Context) (*ldap.Conn, error) {
 	}
 	c, err := ldap.DialURL(s.cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("ldap: connect %s: %w (check url, that the server runs and the network path)", s.cfg.URL, err)
+		return nil, fmt.Errorf("ldap: connect %s: %w (%s)", s.cfg.URL, tidy(err), connectHint(err, "check url, that the server runs and the network path"))
 	}
 	c.SetTimeout(s.cfg.Timeout)
 	if s.cfg.StartTLS {
 		if err := c.StartTLS(s.cfg.TLS); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("ldap: StartTLS with %s: %w (check ca_file, or the server's TLS setup)", s.cfg.URL, err)
+			return nil, fmt.Errorf("ldap: StartTLS with %s: %w (%s)", s.cfg.URL, tidy(err), connectHint(err, "check the server's TLS setup"))
 		}
 	}
 	return c, ctx.Err()
 }
+
+// connectHint says what to do about a failed connection: about the
+// certificate when that is what failed, else fallback.
+func connectHint(err error, fallback string) string {
+	var (
+		host      x509.HostnameError
+		authority x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+	)
+	switch {
+	case errors.As(err, &host):
+		names := append(slices.Clone(host.Certificate.DNSNames), ipStrings(host.Certificate.IPAddresses)...)
+		if len(names) == 0 {
+			return "the certificate names no host in its subject alternative names, which TLS clients require: issue the server a certificate that does"
+		}
+		return fmt.Sprintf("the certificate is for %s, not %s: connect by one of those names in url, or keep url and set tls_server_name to one of them",
+			strings.Join(names, ", "), host.Host)
+	case errors.As(err, &authority):
+		return "the certificate is not signed by a CA orgdav trusts: set ca_file to the PEM file of the CA that issued it"
+	case errors.As(err, &invalid):
+		return "the certificate is not valid (expired, not yet valid, or not for servers): renew it on the server"
+	case strings.Contains(err.Error(), "negative serial number"):
+		return "the certificate has a negative serial number, which Go refuses (Samba's self-made certificates often do): issue the server a certificate from a CA"
+	case strings.Contains(err.Error(), "first record does not look like a TLS handshake"):
+		return "the server does not speak TLS on that port: use ldap:// (with start_tls) or the server's LDAPS port, usually 636"
+	}
+	return fallback
+}
+
+func ipStrings(ips []net.IP) []string {
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = ip.String()
+	}
+	return out
+}
+
+// tidy drops the empty diagnostic message many servers send, which go-ldap
+// prints as a dangling colon: `LDAP Result Code 32 "No Such Object": `.
+func tidy(err error) error {
+	if err == nil || !strings.HasSuffix(err.Error(), ": ") {
+		return err
+	}
+	return tidyError{err}
+}
+
+type tidyError struct{ err error }
+
+func (e tidyError) Error() string { return strings.TrimSuffix(e.err.Error(), ": ") }
+func (e tidyError) Unwrap() error { return e.err }
 
 // dialService opens a new connection bound as the service account (or
 // anonymous without a bind_dn).
@@ -39,7 +93,7 @@ func (s *LDAPSource) dialService(ctx context.Context) (*ldap.Conn, error) {
 	if s.cfg.BindDN != "" {
 		if err := c.Bind(s.cfg.BindDN, s.cfg.Password); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("ldap: bind as %q: %w (check bind_dn and the bind password)", s.cfg.BindDN, err)
+			return nil, fmt.Errorf("ldap: bind as %q: %w (check bind_dn and the bind password)", s.cfg.BindDN, tidy(err))
 		}
 	}
 	return c, nil
@@ -80,7 +134,7 @@ func (s *LDAPSource) searchPaged(ctx context.Context, c *ldap.Conn, base string,
 			}
 		}
 		if err := resp.Err(); err != nil {
-			return fmt.Errorf("ldap: search %q %s: %w", base, filter, err)
+			return fmt.Errorf("ldap: search %q %s: %w", base, filter, tidy(err))
 		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("ldap: search %q: %w", base, err)

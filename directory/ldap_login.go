@@ -16,15 +16,24 @@ var ErrLoginFailed = errors.New("ldap: login refused")
 // Login checks a password by binding as the user: the user's entry is found
 // with the service account (the filter built with escaping, in the people
 // scope), then a fresh connection binds as that entry. It returns the
-// person's directory ID.
+// person's directory ID. On AD the Windows form DOMAIN\user works too, for
+// the domain's NetBIOS name.
 func (s *LDAPSource) Login(ctx context.Context, login, password string) (string, error) {
 	if login == "" || password == "" || len(login) > 256 {
 		// An empty password would be an unauthenticated bind, which succeeds.
 		return "", ErrLoginFailed
 	}
+	attrs := s.cfg.LoginAttributes
+	domain, user, windows := strings.Cut(login, `\`)
+	if windows {
+		if s.cfg.Kind != KindAD || user == "" {
+			return "", ErrLoginFailed
+		}
+		login, attrs = user, []string{"sAMAccountName"}
+	}
 	var or strings.Builder
 	or.WriteString("(|")
-	for _, a := range s.cfg.LoginAttributes {
+	for _, a := range attrs {
 		or.WriteString("(" + a + "=" + ldap.EscapeFilter(login) + ")")
 	}
 	or.WriteString(")")
@@ -39,6 +48,17 @@ func (s *LDAPSource) Login(ctx context.Context, login, password string) (string,
 				return err
 			}
 			s.loginConn = c
+		}
+		if windows {
+			name, err := s.netbiosName(s.loginConn)
+			if err != nil {
+				s.loginConn.Close()
+				s.loginConn = nil
+				return err
+			}
+			if !strings.EqualFold(domain, name) {
+				return ErrLoginFailed
+			}
 		}
 		for _, base := range s.cfg.PeopleBases {
 			err := s.search(ctx, s.loginConn, base, s.cfg.PeopleScope, filter, []string{s.cfg.IDAttribute}, func(e *ldap.Entry) error {
@@ -71,7 +91,32 @@ func (s *LDAPSource) Login(ctx context.Context, login, password string) (string,
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
 			return "", ErrLoginFailed
 		}
-		return "", fmt.Errorf("ldap: bind as user: %w", err)
+		return "", fmt.Errorf("ldap: bind as user: %w", tidy(err))
 	}
 	return hits[0].id, nil
+}
+
+// netbiosName returns the domain's NetBIOS name (EXAMPLE in EXAMPLE\alice),
+// which AD keeps on the domain's crossRef in the configuration partition.
+// It is read once; the caller holds loginMu.
+func (s *LDAPSource) netbiosName(c *ldap.Conn) (string, error) {
+	if s.netbios != "" {
+		return s.netbios, nil
+	}
+	root, err := c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, int(s.cfg.Timeout.Seconds()), false,
+		"(objectClass=*)", []string{"defaultNamingContext", "configurationNamingContext"}, nil))
+	if err != nil || len(root.Entries) != 1 {
+		return "", fmt.Errorf("ldap: read the rootDSE for the domain's NetBIOS name: %w", tidy(err))
+	}
+	domainNC, configNC := root.Entries[0].GetAttributeValue("defaultNamingContext"), root.Entries[0].GetAttributeValue("configurationNamingContext")
+	res, err := c.Search(ldap.NewSearchRequest("CN=Partitions,"+configNC, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 2, int(s.cfg.Timeout.Seconds()), false,
+		"(&(objectClass=crossRef)(nCName="+ldap.EscapeFilter(domainNC)+")(nETBIOSName=*))", []string{"nETBIOSName"}, nil))
+	if err != nil {
+		return "", fmt.Errorf("ldap: read the domain's NetBIOS name under %q: %w", "CN=Partitions,"+configNC, tidy(err))
+	}
+	if len(res.Entries) != 1 {
+		return "", fmt.Errorf("ldap: no NetBIOS name for %q under %q: DOMAIN\\user logins cannot be checked", domainNC, "CN=Partitions,"+configNC)
+	}
+	s.netbios = res.Entries[0].GetAttributeValue("nETBIOSName")
+	return s.netbios, nil
 }

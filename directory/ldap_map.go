@@ -101,7 +101,9 @@ func (c *LDAPConfig) mapPerson(e *ldap.Entry, intern func(string) string) (p raw
 	p.GivenName = c.attr(e, "given_name")
 	p.FamilyName = c.attr(e, "family_name")
 	p.DisplayName = c.attr(e, "display_name")
-	if p.DisplayName == "" && p.GivenName == "" && p.FamilyName == "" {
+	if p.DisplayName == "" && p.GivenName == "" {
+		// cn is the full name ("Zoë Neumann"): better than sn alone, which
+		// is all given and family names would make of it.
 		p.DisplayName = e.GetAttributeValue("cn")
 	}
 	p.Emails = c.attrs(e, "email")

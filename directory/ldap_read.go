@@ -130,7 +130,7 @@ func (s *LDAPSource) readAll(ctx context.Context) (*state, error) {
 			res, err := c.Search(ldap.NewSearchRequest(base, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, int(s.cfg.Timeout.Seconds()), false,
 				"(objectClass=*)", []string{"entryCSN"}, nil))
 			if err != nil {
-				return nil, fmt.Errorf("ldap: read base %q: %w (check people.base_dns)", base, err)
+				return nil, fmt.Errorf("ldap: read base %q: %w (%s)", base, tidy(err), baseHint(err))
 			}
 			if len(res.Entries) == 1 && res.Entries[0].GetAttributeValue("entryCSN") != "" {
 				s.useCSN = true
@@ -336,4 +336,12 @@ func (s *LDAPSource) setFlags(st *state, id string, p *rawPerson, hidden, disabl
 	n := *p
 	n.Hidden, n.Disabled = hidden, d
 	st.setPerson(id, &n)
+}
+
+// baseHint says what to do when a base DN cannot be read.
+func baseHint(err error) string {
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return "no such entry: check people.base_dns; quote DNs in [...] lists, which YAML splits at commas"
+	}
+	return "check people.base_dns and that the bind account may read it"
 }

@@ -119,6 +119,11 @@ type Published struct {
 	Skipped []Skip
 
 	ix *pubIndex // Patch's look-ups, built on first use
+	// named holds every directory group, published or not, by folded
+	// name (the first by key of those sharing one): a department of that
+	// name publishes its people in that group's card, not a second group
+	// of the same name.
+	named map[string]namedGroup
 }
 
 // Skip records a person or value left out of a run and why.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -96,6 +97,7 @@ func Normalize(s Snapshot) (*Published, error) {
 		gids = append(gids, id)
 	}
 	sort.Strings(gids)
+	pub.named = map[string]namedGroup{}
 	for _, gid := range gids {
 		g := groups[gid]
 		members := effectiveMembers(g, groups, byID)
@@ -103,6 +105,9 @@ func Normalize(s Snapshot) (*Published, error) {
 		name := cleanText(g.Name)
 		if name == "" {
 			name = gid
+		}
+		if _, taken := pub.named[foldName(name)]; !taken {
+			pub.named[foldName(name)] = namedGroup{key, name}
 		}
 		pub.Groups = append(pub.Groups, GroupEntry{Key: key, Name: name, Kind: KindGroup, Members: members})
 		for _, mk := range members {
@@ -137,9 +142,19 @@ func Normalize(s Snapshot) (*Published, error) {
 		}
 	}
 	for name, members := range depts {
+		if ng, ok := pub.named[foldName(name)]; ok {
+			// The directory has a group of that name: one group card, with
+			// the department's people added to the group's own members.
+			i := slices.IndexFunc(pub.Groups, func(g GroupEntry) bool { return g.Key == ng.key })
+			pub.Groups[i].Members = mergeSorted(pub.Groups[i].Members, members)
+			continue
+		}
 		sort.Strings(members)
 		pub.Groups = append(pub.Groups, GroupEntry{Key: DepartmentKey(s.Source, name), Name: name, Kind: KindDepartment, Members: members})
 	}
+	// A group card without members is nothing on a phone but an empty
+	// entry: a group whose people are all hidden is not published.
+	pub.Groups = slices.DeleteFunc(pub.Groups, func(g GroupEntry) bool { return len(g.Members) == 0 })
 	sort.Slice(pub.Groups, func(i, j int) bool { return pub.Groups[i].Key < pub.Groups[j].Key })
 
 	for _, h := range hidden {
@@ -151,6 +166,19 @@ func Normalize(s Snapshot) (*Published, error) {
 	// People keep the snapshot's order; the store needs no order.
 	pub.People = entries
 	return pub, nil
+}
+
+// namedGroup is a directory group a department of the same name joins.
+type namedGroup struct{ key, name string }
+
+// foldName compares group and department names as people read them.
+func foldName(name string) string { return strings.ToLower(name) }
+
+// mergeSorted returns the union of two lists of keys, sorted.
+func mergeSorted(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // effectiveMembers resolves a group's published members, sorted keys.

@@ -40,7 +40,7 @@ type Change struct {
 	People        []Entry
 	RemovedPeople []string // keys
 	Groups        []GroupEntry
-	RemovedGroups []string // keys of department groups left empty
+	RemovedGroups []string // keys of groups left empty
 	Skipped       []Skip
 }
 
@@ -246,7 +246,14 @@ func (pub *Published) Patch(d *Delta) (*Change, error) {
 			g.Members = slices.Insert(g.Members, i, key)
 		}
 	}
-	dept := func(name string) *GroupEntry { return group(DepartmentKey(pub.Source, name), name, KindDepartment) }
+	// A department's people are in its own group, or in the directory
+	// group of the same name (see Published.named).
+	dept := func(name string) *GroupEntry {
+		if ng, ok := pub.named[foldName(name)]; ok {
+			return group(ng.key, ng.name, KindGroup)
+		}
+		return group(DepartmentKey(pub.Source, name), name, KindDepartment)
+	}
 	for _, id := range order {
 		e := next[id]
 		prevDept := ""
@@ -257,7 +264,10 @@ func (pub *Published) Patch(d *Delta) (*Change, error) {
 			continue
 		}
 		if prevDept != "" {
-			remove(dept(prevDept), e.Key)
+			// A directory group keeps its own members.
+			if g := dept(prevDept); g.Kind == KindDepartment || !slices.Contains(e.Groups, g.Key) {
+				remove(g, e.Key)
+			}
 		}
 		if e.Department != "" {
 			add(dept(e.Department), e.Key)
@@ -280,7 +290,8 @@ func (pub *Published) Patch(d *Delta) (*Change, error) {
 		g := groups[k]
 		_, existed := ix.groups[k]
 		switch {
-		case g.Kind == KindDepartment && len(g.Members) == 0:
+		case len(g.Members) == 0:
+			// Not published without members (see Normalize).
 			if existed {
 				ch.RemovedGroups = append(ch.RemovedGroups, k)
 			}

@@ -53,7 +53,7 @@ func TestPatchEqualsFullNormalisation(t *testing.T) {
 	patched, full, joins, leaves := 0, 0, 0, 0
 	for seed := range 60 {
 		rng := rand.New(rand.NewPCG(uint64(seed), 7))
-		s := Demo(300)
+		s := withNamedGroups(Demo(300))
 		pub, err := Normalize(s)
 		if err != nil {
 			t.Fatal(err)
@@ -145,6 +145,28 @@ func TestPatchEqualsFullNormalisation(t *testing.T) {
 		t.Fatalf("patched %d deltas (%d with joins, %d with leavers), normalised %d in full: the patch path is not exercised", patched, joins, leaves, full)
 	}
 	t.Logf("patched %d deltas (%d with joins, %d with leavers), %d needed a full normalisation", patched, joins, leaves, full)
+}
+
+// withNamedGroups adds the groups that department and empty-group rules
+// meet: a directory group named like a department (in another case), one
+// named like a department that does not exist yet, and one whose members
+// are all hidden.
+func withNamedGroups(s Snapshot) Snapshot {
+	var hidden, sales []string
+	for i, p := range s.People {
+		if p.Hidden {
+			hidden = append(hidden, p.ID)
+		}
+		// Members of their own, some of them in the department too.
+		if i%4 == 0 || (p.Department == "Sales" && i%3 == 0) {
+			sales = append(sales, p.ID)
+		}
+	}
+	s.Groups = append(slices.Clone(s.Groups),
+		Group{ID: "named-sales", Name: "SALES", Members: sales},
+		Group{ID: "named-new", Name: "Brand New"},
+		Group{ID: "hidden-only", Name: "Hidden Only", Members: hidden})
+	return s
 }
 
 // samePublished fails unless got and want publish the same entries.

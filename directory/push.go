@@ -23,11 +23,12 @@ type pushed struct {
 
 // Watch follows the server's changes (RFC 4533 refreshAndPersist) until
 // ctx ends or the stream breaks, queueing them for the next Changes and
-// calling notify after each. It resumes from the last read with a cookie
+// calling notify after each. It calls opened, on its own goroutine, once
+// the server has answered the stream. It resumes from the last read with a cookie
 // made of that read's highest entryCSN, so nothing between the read and
 // the watch is lost. While it runs, Changes needs no listing of the
 // directory: deletions arrive as notifications.
-func (s *LDAPSource) Watch(ctx context.Context, notify func()) error {
+func (s *LDAPSource) Watch(ctx context.Context, opened, notify func()) error {
 	s.mu.Lock()
 	read, csn := s.state != nil, s.useCSN
 	var cookie string
@@ -63,18 +64,33 @@ func (s *LDAPSource) Watch(ctx context.Context, notify func()) error {
 		streams = append(streams, stream{b, s.cfg.GroupFilter, ldap.ScopeWholeSubtree, s.groupAttributes(), true})
 	}
 	errc := make(chan error, len(streams))
+	answered := make(chan struct{}, len(streams))
 	for _, st := range streams {
-		go func() { errc <- s.follow(ctx, c, st.base, st.scope, st.filter, st.attrs, st.group, cookie, notify) }()
+		go func() {
+			errc <- s.follow(ctx, c, st.base, st.scope, st.filter, st.attrs, st.group, cookie, answered, notify)
+		}()
 	}
 	s.setPushing(true)
 	defer s.setPushing(false)
+	select {
+	case err := <-errc:
+		return err
+	case <-answered:
+		opened()
+	}
 	return <-errc
 }
 
-func (s *LDAPSource) follow(ctx context.Context, c *ldap.Conn, base string, scope int, filter string, attrs []string, group bool, cookie string, notify func()) error {
+func (s *LDAPSource) follow(ctx context.Context, c *ldap.Conn, base string, scope int, filter string, attrs []string, group bool, cookie string, answered chan<- struct{}, notify func()) error {
 	req := ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
 	resp := c.Syncrepl(ctx, req, 64, ldap.SyncRequestModeRefreshAndPersist, []byte(cookie), false)
+	first := true
 	for resp.Next() {
+		if first {
+			// The end of the refresh stage at the latest (RFC 4533 3.4).
+			answered <- struct{}{}
+			first = false
+		}
 		var batch []pushed
 		if e := resp.Entry(); e != nil {
 			state, _ := ldap.FindControl(resp.Controls(), ldap.ControlTypeSyncState).(*ldap.ControlSyncState)
@@ -105,7 +121,7 @@ func (s *LDAPSource) follow(ctx context.Context, c *ldap.Conn, base string, scop
 			// No syncprov, or no right to use it: asking again will not help.
 			return fmt.Errorf("%w: %v", ErrNoPush, err)
 		}
-		return fmt.Errorf("ldap: follow changes under %q: %w", base, err)
+		return fmt.Errorf("ldap: follow changes under %q: %w", base, tidy(err))
 	}
 	if err := ctx.Err(); err != nil {
 		return err

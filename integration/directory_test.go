@@ -233,7 +233,8 @@ func TestDirectoryFromSlapdEndToEnd(t *testing.T) {
 	moved.dept = orgDepartments[(22+1)%len(orgDepartments)]
 	must(t, c.ModifyDN(ldap.NewModifyDNRequest(dnOf(people[22]), "uid="+people[22].uid, true, "ou="+ldap.EscapeDN(moved.dept)+",ou=people,"+suffix)))
 	mod = ldap.NewModifyRequest(dnOf(moved), nil)
-	mod.Replace("departmentNumber", []string{moved.dept})
+	mod.Replace("ou", []string{moved.dept})
+	mod.Replace("departmentNumber", []string{departmentCode(moved.dept)})
 	must(t, c.Modify(mod))
 	must(t, c.Del(ldap.NewDelRequest(dnOf(people[23]), nil)))
 	add := ldap.NewAddRequest("uid=new-hire,ou=Finance,ou=people,"+suffix, nil)
@@ -241,7 +242,8 @@ func TestDirectoryFromSlapdEndToEnd(t *testing.T) {
 	add.Attribute("uid", []string{"new-hire"})
 	add.Attribute("cn", []string{"New Hire"})
 	add.Attribute("sn", []string{"Hire"})
-	add.Attribute("departmentNumber", []string{"Finance"})
+	add.Attribute("ou", []string{"Finance"})
+	add.Attribute("departmentNumber", []string{departmentCode("Finance")})
 	must(t, c.Add(add))
 	newUID := cardUID(srv, "new-hire")
 

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orgdav/orgdav/auth"
 	"github.com/orgdav/orgdav/carddav"
 	"github.com/orgdav/orgdav/directory"
 	"github.com/orgdav/orgdav/store"
@@ -70,7 +71,7 @@ func startLive(t *testing.T, people int) *liveServer {
 	ls := &liveServer{t: t, st: st, snap: directory.Demo(people)}
 	ls.apply()
 	reg := prometheus.NewRegistry()
-	h := carddav.Routes(carddav.New(st, rules, carddav.DemoAuth{Store: st, Password: directory.DemoPassword}, carddav.Options{Registry: reg}), st, reg)
+	h := carddav.Routes(carddav.New(st, rules, auth.DemoAuth{Store: st, Password: directory.DemoPassword}, carddav.Options{Registry: reg}), st, reg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

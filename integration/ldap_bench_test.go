@@ -86,7 +86,7 @@ func BenchmarkLDAPImportAndIncremental(b *testing.B) {
 		// The same with the server pushing changes: no listing needed.
 		wctx, stopWatch := context.WithCancel(withTimeoutB(b))
 		notified := make(chan struct{}, 16)
-		go src.Watch(wctx, func() {
+		go src.Watch(wctx, func() {}, func() {
 			select {
 			case notified <- struct{}{}:
 			default:

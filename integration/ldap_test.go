@@ -402,8 +402,15 @@ func TestLDAPPushedChangesArriveWithinSeconds(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- src.Watch(wctx, func() { notified <- struct{}{} }) }()
-	waitFor(t, "the change stream", src.Pushing)
+	opened := make(chan struct{})
+	go func() { done <- src.Watch(wctx, func() { close(opened) }, func() { notified <- struct{}{} }) }()
+	select {
+	case <-opened:
+	case err := <-done:
+		t.Fatalf("watch ended before the server answered: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not answer the change stream within 10s")
+	}
 	c := srv.admin()
 	mod := ldap.NewModifyRequest(dnOf(people[42]), nil)
 	mod.Replace("title", []string{"Pushed, Title"})
@@ -471,7 +478,7 @@ func TestLDAPWithoutSyncprovFallsBackToPolling(t *testing.T) {
 	if _, err := src.Snapshot(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := src.Watch(ctx, func() {}); !errors.Is(err, directory.ErrNoPush) {
+	if err := src.Watch(ctx, func() { t.Error("a server without syncprov answered the change stream") }, func() {}); !errors.Is(err, directory.ErrNoPush) {
 		t.Fatalf("watch without syncprov: %v, want ErrNoPush", err)
 	}
 	mod := ldap.NewModifyRequest(dnOf(people[5]), nil)

@@ -18,8 +18,10 @@ import (
 	"github.com/orgdav/orgdav/directory"
 )
 
-// testCA writes a CA and a server certificate for 127.0.0.1 signed by it.
-func testCA(t *testing.T, dir string) (caFile, certFile, keyFile string) {
+// testCA writes a CA and a server certificate signed by it for the given
+// names (IP addresses or host names in the subject alternative names; with
+// none, the host name only in the subject's CN, as Samba makes its own).
+func testCA(t *testing.T, dir string, names ...string) (caFile, certFile, keyFile string) {
 	caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "orgdav test CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
@@ -30,9 +32,16 @@ func testCA(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 	}
 	ca, _ := x509.ParseCertificate(caDER)
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "dc1.example.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		t.Fatal(err)
@@ -44,12 +53,22 @@ func testCA(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 	return
 }
 
+// tlsSlapd runs slapd with a certificate for names, signed by a test CA.
+func tlsSlapd(t *testing.T, names ...string) (srv *slapd, caFile string) {
+	dir := t.TempDir()
+	caFile, cert, key := testCA(t, dir, names...)
+	ldif, _ := generateOrg(30)
+	return startSlapdWith(t, ldif, "olcTLSCACertificateFile: "+caFile+"\nolcTLSCertificateFile: "+cert+"\nolcTLSCertificateKeyFile: "+key+"\n"), caFile
+}
+
 func TestLDAPOverTLSAndStartTLSWithCAFile(t *testing.T) {
 	need(t, "slapd", "slapd")
-	dir := t.TempDir()
-	caFile, cert, key := testCA(t, dir)
-	ldif, _ := generateOrg(30)
-	srv := startSlapdWith(t, ldif, "olcTLSCACertificateFile: "+caFile+"\nolcTLSCertificateFile: "+cert+"\nolcTLSCertificateKeyFile: "+key+"\n")
+	srv, caFile := tlsSlapd(t, "127.0.0.1")
+	// A certificate naming the server by host name only, as most do, while
+	// the url names it by address; and one naming it only in the subject's
+	// CN, as Samba's self-made ones do.
+	byName, nameCA := tlsSlapd(t, "ldap.example.test")
+	cnOnly, cnCA := tlsSlapd(t)
 	base := func(url string) string {
 		return "sources:\n  - name: corp\n    kind: ldap\n    url: " + url + "\n    bind_dn: " + serviceDN + "\n    bind_password: " + servicePass +
 			"\n    people:\n      base_dns: [\"ou=people," + suffix + "\"]\n"
@@ -59,8 +78,14 @@ func TestLDAPOverTLSAndStartTLSWithCAFile(t *testing.T) {
 	}{
 		{"ldaps with ca_file", base("ldaps://"+srv.tlsAddr) + "    ca_file: " + caFile + "\n", ""},
 		{"StartTLS with ca_file", base(srv.url) + "    start_tls: true\n    ca_file: " + caFile + "\n", ""},
-		{"ldaps without the CA", base("ldaps://" + srv.tlsAddr), "certificate"},
+		{"ldaps without the CA", base("ldaps://" + srv.tlsAddr), "set ca_file"},
 		{"ldaps, checks off", base("ldaps://"+srv.tlsAddr) + "    insecure_skip_verify: true\n", ""},
+		{"ldaps by address to a certificate for a host name", base("ldaps://"+byName.tlsAddr) + "    ca_file: " + nameCA + "\n",
+			"the certificate is for ldap.example.test, not 127.0.0.1: connect by one of those names in url, or keep url and set tls_server_name"},
+		{"the same with tls_server_name", base("ldaps://"+byName.tlsAddr) + "    ca_file: " + nameCA + "\n    tls_server_name: ldap.example.test\n", ""},
+		{"StartTLS with tls_server_name", base(byName.url) + "    start_tls: true\n    ca_file: " + nameCA + "\n    tls_server_name: ldap.example.test\n", ""},
+		{"a certificate with its name only in the CN", base("ldaps://"+cnOnly.tlsAddr) + "    ca_file: " + cnCA + "\n    tls_server_name: dc1.example.test\n",
+			"names no host in its subject alternative names"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -80,6 +105,8 @@ func TestLDAPOverTLSAndStartTLSWithCAFile(t *testing.T) {
 				t.Fatalf("read over TLS: %d people, %v", len(snap.People), err)
 			case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
 				t.Fatalf("want an error about %q, got %v", c.wantErr, err)
+			case c.wantErr != "":
+				t.Logf("refused: %v", err)
 			}
 		})
 	}

@@ -265,6 +265,16 @@ func dnOf(p orgPerson) string {
 	return "uid=" + ldap.EscapeDN(p.uid) + ",ou=" + ldap.EscapeDN(p.dept) + ",ou=people," + suffix
 }
 
+// departmentCode is the code a directory keeps beside a department's name.
+func departmentCode(dept string) string {
+	for i, d := range orgDepartments {
+		if d == dept {
+			return fmt.Sprintf("D%d00", i+1)
+		}
+	}
+	return "D000"
+}
+
 var orgDepartments = []string{"Engineering", "Sales, EMEA", "Marketing", "Finance", "Support; L2", "Research", "Legal", "Operations"}
 
 var orgGiven = []string{"Anna", "Jürgen", "Łukasz", "Zoë", "José", "美咲", "محمد", "Olivia", "Noah", "Émile"}
@@ -340,7 +350,9 @@ func writePerson(b *strings.Builder, p orgPerson, photo []byte) {
 	ldifValue(b, "telephoneNumber", []byte("+1 555 "+p.uid[4:]))
 	ldifValue(b, "mobile", []byte("+49 151 "+p.uid[4:]))
 	ldifValue(b, "title", []byte(p.title))
-	ldifValue(b, "departmentNumber", []byte(p.dept))
+	// As directories hold them: the name in ou, a code in departmentNumber.
+	ldifValue(b, "ou", []byte(p.dept))
+	ldifValue(b, "departmentNumber", []byte(departmentCode(p.dept)))
 	ldifValue(b, "o", []byte("Example Inc."))
 	ldifValue(b, "physicalDeliveryOfficeName", []byte("Berlin; Floor 2, Room "+p.uid[4:]))
 	ldifValue(b, "employeeNumber", []byte("E"+p.uid[4:]))

@@ -6,10 +6,11 @@ import (
 )
 
 type metrics struct {
-	runs        *prometheus.CounterVec
-	duration    *prometheus.HistogramVec
-	people      *prometheus.GaugeVec
-	lastSuccess *prometheus.GaugeVec
+	runs         *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	people       *prometheus.GaugeVec
+	lastSuccess  *prometheus.GaugeVec
+	heldRemovals *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,11 +26,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "orgdav_directory_people", Help: "People a source publishes, after its last applied run.",
 		}, []string{"source"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "orgdav_directory_last_success_timestamp_seconds", Help: "When a source last ran successfully (applied or unchanged).",
+			Name: "orgdav_directory_last_success_timestamp_seconds", Help: "When a source last answered a run: applied, unchanged, or an incremental run that found nothing new.",
+		}, []string{"source"}),
+		heldRemovals: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orgdav_directory_held_removals", Help: "People a held run of the source would remove; 0 when no run waits for orgdav sync --confirm.",
 		}, []string{"source"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.runs, m.duration, m.people, m.lastSuccess)
+		reg.MustRegister(m.runs, m.duration, m.people, m.lastSuccess, m.heldRemovals)
 	}
 	return m
 }

@@ -39,9 +39,11 @@ type Spec struct {
 	// Incremental is the interval between incremental runs of a source that
 	// can read just its changes; zero turns them off.
 	Incremental time.Duration
-	// MaxRemovalShare holds runs that would remove more than this share of
+	// MaxRemovalShare holds runs whose removals, with those of the runs
+	// before them within RemovalWindow, add up to more than this share of
 	// the source's published people.
 	MaxRemovalShare float64
+	RemovalWindow   time.Duration
 }
 
 // Incremental sources read just what changed since their last read.
@@ -57,9 +59,10 @@ type Incremental interface {
 }
 
 // Watcher sources follow changes the server pushes; Watch blocks until ctx
-// ends or the stream breaks, and calls notify when changes wait.
+// ends or the stream breaks, calls opened once the server has answered the
+// stream and notify when changes wait.
 type Watcher interface {
-	Watch(ctx context.Context, notify func()) error
+	Watch(ctx context.Context, opened, notify func()) error
 }
 
 // Triggers say why a run happened.
@@ -83,6 +86,8 @@ type Runner struct {
 	metrics *metrics
 	// After is called after each full run (e.g. to release memory).
 	After func()
+	// Now is the clock of the removal guard; nil means time.Now.
+	Now func() time.Time
 }
 
 // sourceRuns is what the runner keeps of one source between runs.
@@ -169,6 +174,9 @@ func (r *Runner) RunChanges(ctx context.Context, name string, sweep bool) (store
 	run := store.Run{Source: name, Trigger: TriggerIncremental, Start: time.Now()}
 	d, changed, err := inc.Changes(ctx, sweep)
 	if err == nil && !changed && !sr.stale {
+		// Not logged, but the source answered: after an outage this shows
+		// it is back before anything changes.
+		r.metrics.lastSuccess.WithLabelValues(name).SetToCurrentTime()
 		return run, false, nil
 	}
 	if err == nil {
@@ -189,10 +197,16 @@ func (r *Runner) applyChanges(sp *Spec, sr *sourceRuns, inc Incremental, d *dire
 		return whole()
 	case err != nil:
 		return err
-	case len(ch.RemovedPeople) > 0 && float64(len(ch.RemovedPeople)) > sp.MaxRemovalShare*float64(len(sr.prior.People)):
-		// Many people leaving at once is what a broken scope looks like:
-		// the whole-source path decides whether to hold the run.
-		return whole()
+	case len(ch.RemovedPeople) > 0:
+		// Many people leaving is what a broken scope or an accident looks
+		// like: the whole-source path holds the run.
+		reason, err := r.holdRemovals(sp, len(ch.RemovedPeople), len(sr.prior.People))
+		if err != nil {
+			return err
+		}
+		if reason != "" {
+			return whole()
+		}
 	}
 	run.Seen = len(d.Changed) + len(d.Removed)
 	r.countSkips(sp, ch.Skipped, run)
@@ -217,12 +231,14 @@ func (r *Runner) finish(run *store.Run, err error) {
 		r.log.Error("recording run failed", "source", run.Source, "err", rerr)
 	}
 	r.metrics.observe(run)
+	took := run.End.Sub(run.Start).Round(time.Millisecond)
 	attrs := []any{"source", run.Source, "trigger", run.Trigger, "result", run.Result, "seen", run.Seen, "published", run.Published,
-		"added", run.Added, "updated", run.Updated, "removed", run.Removed, "skipped", run.Skipped,
-		"took", run.End.Sub(run.Start).Round(time.Millisecond)}
+		"added", run.Added, "updated", run.Updated, "removed", run.Removed, "skipped", run.Skipped, "took", took}
 	switch run.Result {
 	case store.RunFailed:
-		r.log.Error("directory run failed; nothing changed", append(attrs, "err", run.Error)...)
+		// A failed run counted nothing: counts of 0 would read as an
+		// empty directory.
+		r.log.Error("directory run failed; nothing changed", "source", run.Source, "trigger", run.Trigger, "took", took, "err", run.Error)
 	case store.RunHeld:
 		r.log.Warn("directory run held; confirm with: orgdav sync --confirm "+run.Source, append(attrs, "why", run.Note)...)
 	default:
@@ -249,8 +265,21 @@ func (r *Runner) apply(sp *Spec, sr *sourceRuns, snap directory.Snapshot, run *s
 		return nil
 	}
 	current := r.st.SourcePeople(sp.Source.Name())
-	if held := holdReason(current, pub, sp.MaxRemovalShare); held != "" && !confirm {
+	removing := len(current)
+	for i := range pub.People {
+		if current[pub.People[i].Key] {
+			removing--
+		}
+	}
+	held := ""
+	if len(pub.People) == 0 {
+		held = "the source returned no people"
+	} else if held, err = r.holdRemovals(sp, removing, len(current)); err != nil {
+		return err
+	}
+	if held != "" && !confirm {
 		run.Result, run.Note = store.RunHeld, held
+		r.held(sp, removing)
 		return nil
 	}
 	res, err := r.st.Apply(pub)
@@ -263,6 +292,7 @@ func (r *Runner) apply(sp *Spec, sr *sourceRuns, snap directory.Snapshot, run *s
 		sr.prior = pub
 	}
 	r.counts(res, run)
+	r.released(sp, confirm)
 	if confirm {
 		run.Note = "confirmed by an admin"
 	}
@@ -302,29 +332,6 @@ func (r *Runner) countSkips(sp *Spec, skipped []directory.Skip, run *store.Run) 
 
 // maxLoggedSkips bounds the skips logged one by one per run.
 const maxLoggedSkips = 20
-
-// holdReason says why a run must wait for confirmation: it finds nobody,
-// or it would remove more than the allowed share of the source's people.
-func holdReason(current map[string]bool, pub *directory.Published, maxShare float64) string {
-	if len(pub.People) == 0 {
-		return "the source returned no people"
-	}
-	if len(current) == 0 {
-		return ""
-	}
-	keep := 0
-	for i := range pub.People {
-		if current[pub.People[i].Key] {
-			keep++
-		}
-	}
-	removed := len(current) - keep
-	if share := float64(removed) / float64(len(current)); share > maxShare {
-		return fmt.Sprintf("would remove %d of %d people (%.0f%%, more than the %.0f%% allowed by max_removal_share)",
-			removed, len(current), share*100, maxShare*100)
-	}
-	return ""
-}
 
 // reasonClass groups skip reasons for the run log: the part before the
 // first quoted value, so "invalid email \"x\" dropped" counts as one kind.
@@ -366,10 +373,7 @@ func (r *Runner) Start(ctx context.Context) {
 				case <-full.C:
 					r.Run(ctx, n, TriggerSchedule, false)
 				case <-inc.C:
-					// Changes first, so edits are not kept waiting by the
-					// sweep's listing.
-					r.RunChanges(ctx, n, false)
-					r.RunChanges(ctx, n, true)
+					r.poll(ctx, n)
 				case <-pushed:
 					// Changes come in bursts (a group edit, an import):
 					// gather them briefly into one run.
@@ -385,6 +389,15 @@ func (r *Runner) Start(ctx context.Context) {
 	}
 }
 
+// poll is one incremental tick: the changes first, so edits are not kept
+// waiting by the sweep's listing, then the sweep. A failed read skips the
+// sweep, which would fail the same way: one failure per tick.
+func (r *Runner) poll(ctx context.Context, name string) {
+	if _, _, err := r.RunChanges(ctx, name, false); err == nil {
+		r.RunChanges(ctx, name, true)
+	}
+}
+
 // pushDebounce gathers pushed changes into one run; watchRetry spaces
 // attempts to re-establish a broken change stream.
 const (
@@ -393,7 +406,8 @@ const (
 )
 
 // watch keeps a source's change stream open, so pushed changes run within
-// a second; polling on the incremental interval covers the gaps.
+// a second; polling on the incremental interval covers the gaps. It logs
+// when the stream breaks and when it is back, not every failed retry.
 func (r *Runner) watch(ctx context.Context, name string, w Watcher, pushed chan<- struct{}) {
 	notify := func() {
 		select {
@@ -401,8 +415,18 @@ func (r *Runner) watch(ctx context.Context, name string, w Watcher, pushed chan<
 		default:
 		}
 	}
+	var down time.Time // when the stream broke; zero while it is up
+	retries := 0
+	opened := func() {
+		if down.IsZero() {
+			r.log.Info("following the changes the server pushes", "source", name)
+			return
+		}
+		r.log.Info("change stream resumed: changes are pushed again", "source", name, "down_for", time.Since(down).Round(time.Second))
+		down, retries = time.Time{}, 0
+	}
 	for {
-		err := w.Watch(ctx, notify)
+		err := w.Watch(ctx, opened, notify)
 		if ctx.Err() != nil {
 			return
 		}
@@ -410,7 +434,13 @@ func (r *Runner) watch(ctx context.Context, name string, w Watcher, pushed chan<
 			r.log.Info("source does not push changes; incremental runs poll instead", "source", name)
 			return
 		}
-		r.log.Warn("change stream ended; polling until it is back", "source", name, "err", err, "retry_in", watchRetry)
+		if down.IsZero() {
+			down = time.Now()
+			r.log.Warn("change stream ended; polling until it is back", "source", name, "err", err, "retry_every", watchRetry)
+		} else {
+			retries++
+			r.log.Debug("change stream still down", "source", name, "err", err, "retries", retries)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -13,6 +13,8 @@ import (
 
 	"github.com/orgdav/orgdav/directory"
 	"github.com/orgdav/orgdav/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // snapSource serves a snapshot the test controls, or an error.
@@ -261,5 +263,49 @@ func TestGCTargetIsLoweredWhileRunsHoldItAndRestoredAfter(t *testing.T) {
 	g.hold(50)()
 	if current() != 10 {
 		t.Fatalf("a lower process target was raised to %d", current())
+	}
+}
+
+func TestAFailedRunLogsNoCounts(t *testing.T) {
+	var logs strings.Builder
+	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	src := &snapSource{err: errors.New("ldap: connect: refused")}
+	r := New(st, []Spec{{Source: src, MaxRemovalShare: 0.1}}, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	r.Run(context.Background(), "corp", TriggerStartup, false)
+	if l := logs.String(); !strings.Contains(l, "directory run failed") || strings.Contains(l, "published=") || strings.Contains(l, "seen=") {
+		t.Fatalf("log: %s", l)
+	}
+}
+
+func TestPollsCountOnceAndAQuietOneShowsTheSourceIsBack(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg := prometheus.NewRegistry()
+	src := &incSource{snapSource: snapSource{snap: directory.Snapshot{Source: "corp", People: people(10)}}}
+	r := New(st, []Spec{{Source: src, MaxRemovalShare: 0.1}}, slog.New(slog.DiscardHandler), reg)
+	ctx := context.Background()
+	r.Run(ctx, "corp", TriggerStartup, false)
+	lastSuccess := func() float64 {
+		return testutil.ToFloat64(r.metrics.lastSuccess.WithLabelValues("corp"))
+	}
+	r.metrics.lastSuccess.WithLabelValues("corp").Set(0)
+	src.err = errors.New("ldap: connect: refused")
+	r.poll(ctx, "corp")
+	r.poll(ctx, "corp")
+	runs, _ := st.Runs("corp", 10)
+	if failed := testutil.ToFloat64(r.metrics.runs.WithLabelValues("corp", store.RunFailed)); len(runs) != 3 || failed != 2 || lastSuccess() != 0 {
+		t.Fatalf("two failed polls: %d runs logged (want 1 + 2), %v counted failed (want 2), last success %v", len(runs), failed, lastSuccess())
+	}
+	src.err = nil
+	r.poll(ctx, "corp")
+	if runs, _ := st.Runs("corp", 10); len(runs) != 3 || lastSuccess() == 0 {
+		t.Fatalf("a quiet poll after the outage: %d runs logged, last success %v", len(runs), lastSuccess())
 	}
 }

@@ -123,7 +123,7 @@ func Open(path string, opt Options) (*Store, error) {
 }
 
 func (s *Store) init(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bMeta, bItems, bSums, bHidden, bChanges, bTombs, bTombIdx, bViews, bUsers, bRuns} {
+	for _, b := range [][]byte{bMeta, bItems, bSums, bHidden, bChanges, bTombs, bTombIdx, bViews, bUsers, bRuns, bRemovals, bHolds} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("store: create bucket %s: %w", b, err)
 		}
@@ -223,9 +223,11 @@ func (s *Store) Epoch() string { return s.epoch }
 // Index returns the current read-only snapshot of the directory cards.
 func (s *Store) Index() *Index { return s.idx.Load() }
 
-// ApplyResult counts what an apply changed.
+// ApplyResult counts what an apply changed: cards added, updated, removed
+// and unchanged, and of the removed cards the people.
 type ApplyResult struct {
 	Added, Updated, Removed, Unchanged int
+	RemovedPeople                      int
 	Rev                                uint64
 }
 
@@ -354,13 +356,23 @@ func (s *Store) write(source string, old *Index, want map[string]desired, gone [
 				written = append(written, it)
 			}
 			if last {
+				people := 0
 				for _, it := range gone {
 					rev++
 					removed[it.Name] = true
 					if err := removeCard(tx, it, rev, now); err != nil {
 						return err
 					}
+					if it.Kind == KindPerson {
+						people++
+					}
 				}
+				if people > 0 {
+					if err := recordRemovals(tx, source, people, now); err != nil {
+						return err
+					}
+				}
+				res.RemovedPeople = people
 				if err := s.pruneTombstones(tx, now); err != nil {
 					return err
 				}

@@ -176,12 +176,20 @@ func checkCmd(args []string) error {
 			for _, p := range e.Phones {
 				phones = append(phones, string(p.Kind)+" "+p.Number)
 			}
-			fmt.Printf("  sample: %s (login %q, id %s)\n    email %s; phones %s; title %q; department %q; manager %q; groups %d; photo %d bytes\n",
-				e.DisplayName, e.Username, e.ID, strings.Join(e.Emails, ", "), strings.Join(phones, ", "), e.Title, e.Department, e.ManagerName, len(e.Groups), len(e.Photo))
+			fmt.Printf("  sample: %s (login %q, id %s)\n    email %s; phones %s; title %q; department %q; manager %q; groups %d; %s\n",
+				e.DisplayName, e.Username, e.ID, strings.Join(e.Emails, ", "), strings.Join(phones, ", "), e.Title, e.Department, e.ManagerName, len(e.Groups), photoSummary(len(e.Photo)))
 		}
 	}
 	if failed {
 		return fmt.Errorf("check failed for at least one source")
 	}
 	return nil
+}
+
+// photoSummary describes a sample's photo for check.
+func photoSummary(size int) string {
+	if size == 0 {
+		return "no photo"
+	}
+	return fmt.Sprintf("photo %.1f KB", float64(size)/1024)
 }

@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/orgdav/orgdav/auth"
 	"github.com/orgdav/orgdav/carddav"
 	"github.com/orgdav/orgdav/config"
 	"github.com/orgdav/orgdav/directory"
@@ -53,19 +54,33 @@ func (c *common) load() (*config.Config, error) {
 	return cfg, cfg.Validate()
 }
 
+// The LDAP source is run incrementally, followed when it pushes changes
+// and asked for logins: checked here, so a changed signature fails the
+// build instead of silently turning a feature off.
+var (
+	_ runner.Incremental = (*directory.LDAPSource)(nil)
+	_ runner.Watcher     = (*directory.LDAPSource)(nil)
+	_ auth.LoginSource   = (*directory.LDAPSource)(nil)
+)
+
 // sources builds the configured sources, or the demo when there are none.
-func sources(cfg *config.Config, log *slog.Logger) ([]runner.Spec, []carddav.LoginSource, func(), error) {
+// It reads the bind passwords, so commands that only talk to a running
+// server do not call it.
+func sources(cfg *config.Config, log *slog.Logger) ([]runner.Spec, []auth.LoginSource, func(), error) {
 	if len(cfg.Sources) == 0 {
 		return []runner.Spec{{Source: directory.DemoDirectory{People: cfg.Demo.People}}}, nil, func() {}, nil
 	}
 	var specs []runner.Spec
-	var logins []carddav.LoginSource
+	var logins []auth.LoginSource
 	var opened []*directory.LDAPSource
 	for i := range cfg.Sources {
 		sc := &cfg.Sources[i]
 		lc, err := sc.LDAP()
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("source %s: %w", sc.Name, err)
+			for _, s := range opened {
+				s.Close()
+			}
+			return nil, nil, nil, err
 		}
 		if sc.InsecureSkipVerify {
 			log.Warn("TLS certificate checks are OFF for this source: anyone on the network path can read the directory and passwords", "source", sc.Name)
@@ -74,7 +89,7 @@ func sources(cfg *config.Config, log *slog.Logger) ([]runner.Spec, []carddav.Log
 		opened = append(opened, src)
 		draft := sc.State == config.StateDraft
 		specs = append(specs, runner.Spec{Source: src, Draft: draft, Interval: sc.Schedule.Interval.Duration,
-			Incremental: sc.Schedule.Incremental.Duration, MaxRemovalShare: *sc.MaxRemovalShare})
+			Incremental: sc.Schedule.Incremental.Duration, MaxRemovalShare: *sc.MaxRemovalShare, RemovalWindow: sc.RemovalWindow.Duration})
 		if !draft {
 			logins = append(logins, src)
 		}
@@ -142,9 +157,13 @@ func printRuns(w io.Writer, runs []store.Run) {
 		if r.Error != "" {
 			note = r.Error
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.Source, r.Trigger,
-			r.Start.Local().Format("2006-01-02 15:04:05"), r.End.Sub(r.Start).Round(time.Millisecond), r.Result,
-			r.Seen, r.Published, r.Added, r.Updated, r.Removed, r.Skipped, note)
+		counts := fmt.Sprintf("%d\t%d\t%d\t%d\t%d\t%d", r.Seen, r.Published, r.Added, r.Updated, r.Removed, r.Skipped)
+		if r.Result == store.RunFailed {
+			// Nothing was read or changed; zeros would read as an empty directory.
+			counts = "-\t-\t-\t-\t-\t-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Source, r.Trigger,
+			r.Start.Local().Format("2006-01-02 15:04:05"), r.End.Sub(r.Start).Round(time.Millisecond), r.Result, counts, note)
 	}
 	tw.Flush()
 }

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/orgdav/orgdav/auth"
 	"github.com/orgdav/orgdav/carddav"
 	"github.com/orgdav/orgdav/config"
 	"github.com/orgdav/orgdav/directory"
@@ -46,16 +47,18 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	// Sources first: a missing bind password is a config error, found
+	// before the data directory is created.
 	specs, logins, closeSources, err := sources(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer closeSources()
+	st, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -63,19 +66,20 @@ func serve(args []string) error {
 	run.After = releaseMemory
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var auth carddav.Authenticator = carddav.DemoAuth{Store: st, Password: directory.DemoPassword}
+	var authn auth.Authenticator = auth.DemoAuth{Store: st, Password: directory.DemoPassword}
 	if len(cfg.Sources) == 0 {
 		// The demo is in-process and quick: serve it complete from the start.
 		if _, err := run.Run(ctx, directory.DemoSource, runner.TriggerStartup, false); err != nil {
 			return err
 		}
 	} else {
-		auth = &carddav.DirectoryAuth{Sources: logins, Store: st, TTL: cfg.Auth.LoginCache.Duration, MinFailure: 300 * time.Millisecond}
+		authn = &auth.DirectoryAuth{Sources: logins, Store: st, TTL: cfg.Auth.LoginCache.Duration,
+			OutageGrace: cfg.Auth.OutageGrace.Duration, MinFailure: 300 * time.Millisecond}
 		// Directory sources run in the background: the server serves what
 		// the store holds while the first run reads the directory.
 		run.Start(ctx)
 	}
-	srv := carddav.New(st, rules, auth, carddav.Options{
+	srv := carddav.New(st, rules, authn, carddav.Options{
 		CompanyBookName:  cfg.Books.CompanyName,
 		PersonalBookName: cfg.Books.PersonalName,
 		MaxRequestBytes:  cfg.HTTP.MaxRequestBytes,

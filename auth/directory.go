@@ -1,0 +1,171 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/orgdav/orgdav/directory"
+	"github.com/orgdav/orgdav/store"
+)
+
+// LoginSource checks a password against a directory and returns the
+// person's directory ID (directory.LDAPSource implements it).
+type LoginSource interface {
+	Name() string
+	Login(ctx context.Context, login, password string) (string, error)
+}
+
+// DirectoryAuth logs people in by binding to their directory as them. Only
+// people in a source's scope and not disabled get in; hidden people (in no
+// book) may log in too.
+//
+// Phones send credentials with every request, so a verified login is
+// trusted for TTL without asking the directory again, under a salted hash
+// of user and password: nothing in memory reveals a password. While no
+// directory can be reached, a login verified within OutageGrace still
+// works, so an outage does not lock out phones that were syncing; a new or
+// changed password gets 503 until the directory is back.
+type DirectoryAuth struct {
+	Sources []LoginSource
+	Store   *store.Store
+	TTL     time.Duration
+	// OutageGrace is how long after its last check a login keeps working
+	// while the directory cannot be reached; zero turns it off.
+	OutageGrace time.Duration
+	// MinFailure is the least time a refusal takes, so an unknown user and
+	// a wrong password cannot be told apart by timing.
+	MinFailure time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	once  sync.Once
+	salt  [32]byte
+	mu    sync.Mutex
+	cache map[[32]byte]verified
+}
+
+// verified is a login the directory accepted at a time.
+type verified struct {
+	user string
+	at   time.Time
+}
+
+// maxLoginCache bounds the verified logins kept.
+const maxLoginCache = 50000
+
+func (a *DirectoryAuth) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *DirectoryAuth) key(user, pass string) [32]byte {
+	a.once.Do(func() {
+		rand.Read(a.salt[:])
+		a.cache = map[[32]byte]verified{}
+	})
+	h := sha256.New()
+	h.Write(a.salt[:])
+	h.Write([]byte(user))
+	h.Write([]byte{0})
+	h.Write([]byte(pass))
+	var k [32]byte
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+// keep is how long a verified login is remembered at all.
+func (a *DirectoryAuth) keep() time.Duration { return max(a.TTL, a.OutageGrace) }
+
+// Authenticate implements Authenticator.
+func (a *DirectoryAuth) Authenticate(ctx context.Context, user, pass string) (string, error) {
+	k := a.key(user, pass)
+	began, start := time.Now(), a.now()
+	a.mu.Lock()
+	c, hit := a.cache[k]
+	a.mu.Unlock()
+	// A person who left the books since is checked again.
+	hit = hit && a.hasAccount(c.user)
+	if hit && start.Sub(c.at) < a.TTL {
+		return c.user, nil
+	}
+	canon, err := a.login(ctx, user, pass)
+	switch {
+	case err == nil:
+		if a.keep() > 0 {
+			a.remember(k, verified{user: canon, at: start})
+		}
+		return canon, nil
+	case errors.Is(err, ErrDirectoryUnavailable) && hit && start.Sub(c.at) < a.OutageGrace:
+		return c.user, nil
+	case errors.Is(err, ErrBadCredentials):
+		// A password the directory now refuses must not carry anyone
+		// through a later outage.
+		a.mu.Lock()
+		delete(a.cache, k)
+		a.mu.Unlock()
+		if wait := a.MinFailure - time.Since(began); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+			}
+		}
+	}
+	return "", err
+}
+
+func (a *DirectoryAuth) hasAccount(user string) bool {
+	_, ok := a.Store.Index().User(user)
+	return ok
+}
+
+func (a *DirectoryAuth) remember(k [32]byte, v verified) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.cache) >= maxLoginCache {
+		for ck, cv := range a.cache {
+			if v.at.Sub(cv.at) >= a.keep() {
+				delete(a.cache, ck)
+			}
+		}
+		if len(a.cache) >= maxLoginCache {
+			a.cache = map[[32]byte]verified{}
+		}
+	}
+	a.cache[k] = v
+}
+
+func (a *DirectoryAuth) login(ctx context.Context, user, pass string) (string, error) {
+	var unavailable error
+	for _, src := range a.Sources {
+		id, err := src.Login(ctx, user, pass)
+		if errors.Is(err, directory.ErrLoginFailed) {
+			continue
+		}
+		if err != nil {
+			unavailable = err
+			continue
+		}
+		ix := a.Store.Index()
+		it, ok := ix.Account(directory.CardUID(directory.PersonKey(src.Name(), id)))
+		switch {
+		case ok && it.Username != "":
+			return it.Username, nil
+		case !ix.HasSource(src.Name()):
+			// The password is right; the book is not built yet.
+			return "", ErrNotReady
+		}
+		// Disabled or out of scope: the directory knows the password, but
+		// orgdav does not serve this person.
+		return "", ErrBadCredentials
+	}
+	if unavailable != nil {
+		return "", errors.Join(ErrDirectoryUnavailable, unavailable)
+	}
+	return "", ErrBadCredentials
+}
