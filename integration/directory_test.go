@@ -94,7 +94,7 @@ func cardUID(s *slapd, uid string) string {
 }
 
 // writeSourceConfig writes a config for s; incremental, when set, is
-// schedule.incremental.
+// schedule.incremental. Everything else, auth included, has its defaults.
 func writeSourceConfig(t *testing.T, dir string, s *slapd, incremental string) string {
 	pw := filepath.Join(dir, "bind-password")
 	os.WriteFile(pw, []byte(servicePass+"\n"), 0o600)
@@ -115,8 +115,6 @@ func writeSourceConfig(t *testing.T, dir string, s *slapd, incremental string) s
       base_dns: ["ou=groups,%s"]
     schedule:
       interval: 1h
-auth:
-  login_cache: 1m
 `, s.url, serviceDN, pw, suffix, suffix, suffix)
 	if incremental != "" {
 		cfg = strings.Replace(cfg, "      interval: 1h\n", "      interval: 1h\n      incremental: "+incremental+"\n", 1)

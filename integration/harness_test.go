@@ -7,14 +7,17 @@ package integration
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -147,9 +150,15 @@ var urlRE = regexp.MustCompile(`msg="orgdav serving" url=(\S+)`)
 
 // runBinary starts `orgdav serve` on a free loopback port and returns the
 // URL it logs; the process is stopped by PID when the test ends.
-func runBinary(t *testing.T, bin string, args ...string) (url string, logs *strings.Builder, stop func() error) {
+func runBinary(t *testing.T, bin string, args ...string) (url string, logs *logBuffer, stop func() error) {
+	return runBinaryEnv(t, bin, nil, args...)
+}
+
+// runBinaryEnv is runBinary with extra environment variables.
+func runBinaryEnv(t *testing.T, bin string, env []string, args ...string) (url string, logs *logBuffer, stop func() error) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -157,14 +166,14 @@ func runBinary(t *testing.T, bin string, args ...string) (url string, logs *stri
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	logs = &strings.Builder{}
+	logs = &logBuffer{}
 	found := make(chan string, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			logs.WriteString(sc.Text() + "\n")
+			logs.add(sc.Text() + "\n")
 			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
@@ -194,4 +203,108 @@ func runBinary(t *testing.T, bin string, args ...string) (url string, logs *stri
 		t.Fatalf("orgdav did not log its URL within 60s:\n%s", logs.String())
 	}
 	return url, logs, stop
+}
+
+// logBuffer collects a running server's log lines; safe to read while it
+// writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(line)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitForLog waits until the server has logged want.
+func waitForLog(t *testing.T, logs *logBuffer, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(logs.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not log %q within %v:\n%s", want, within, logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// metric reads one sample from a server's /metrics: the first line that
+// starts with series (name and labels as Prometheus prints them); -1 if
+// none.
+func metric(t *testing.T, base, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %q", series, rest)
+			}
+			return v
+		}
+	}
+	return -1
+}
+
+// relay forwards loopback connections to target and counts them. With
+// stallFirst, the first connection is accepted but carries nothing until
+// release is called: a directory that answers everyone but the first
+// import.
+type relay struct {
+	addr    string
+	conns   atomic.Int64
+	release func()
+}
+
+func newRelay(t *testing.T, target string, stallFirst bool) *relay {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	r := &relay{addr: ln.Addr().String()}
+	released := make(chan struct{})
+	var once sync.Once
+	r.release = func() { once.Do(func() { close(released) }) }
+	t.Cleanup(r.release)
+	if !stallFirst {
+		r.release()
+	}
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := r.conns.Add(1)
+			go func() {
+				if n == 1 {
+					<-released
+				}
+				server, err := net.Dial("tcp", target)
+				if err != nil {
+					client.Close()
+					return
+				}
+				go func() { io.Copy(server, client); server.Close() }()
+				io.Copy(client, server)
+				client.Close()
+			}()
+		}
+	}()
+	return r
 }

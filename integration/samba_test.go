@@ -1,13 +1,9 @@
-// Samba's self-signed certificate gets a random serial number, sometimes a
-// negative one, which Go refuses unless told otherwise. Only the tests'
-// LDAPS seeding connection meets that certificate.
-//go:debug x509negativeserial=1
-
 package integration
 
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -39,10 +35,14 @@ const (
 // sambaDC is a private Samba AD domain controller provisioned in a temp
 // dir. AD's LDAP port is fixed at 389, so one runs at a time.
 type sambaDC struct {
-	t   *testing.T
-	dir string
-	cmd *exec.Cmd
+	t      *testing.T
+	dir    string
+	cmd    *exec.Cmd
+	caFile string // the CA of the DC's LDAPS certificate, for dc1.example.test
 }
+
+// adHost is the name in the DC's certificate; its address is 127.0.0.1.
+const adHost = "dc1.example.test"
 
 func startSamba(t *testing.T) *sambaDC {
 	t.Helper()
@@ -61,6 +61,7 @@ func startSamba(t *testing.T) *sambaDC {
 	if out, err := prov.CombinedOutput(); err != nil {
 		t.Fatalf("samba-tool domain provision: %v\n%s", err, out)
 	}
+	caFile, cert, key := testCA(t, dir, adHost)
 	conf := filepath.Join(dir, "etc", "smb.conf")
 	b, err := os.ReadFile(conf)
 	if err != nil {
@@ -70,8 +71,12 @@ func startSamba(t *testing.T) *sambaDC {
 	for _, l := range strings.Split(string(b), "\n") {
 		if strings.Contains(l, "server services =") {
 			// No dnsupdate: it would send DNS updates off this machine.
+			// A certificate from a CA, as a real DC has: Samba's own names
+			// its host only in the CN and often has a negative serial
+			// number, both of which Go's TLS refuses.
 			l = "\tserver services = ldap, cldap, kdc, rpc, drepl\n\tdisable netbios = yes\n\tldap server require strong auth = no\n" +
-				"\tpid directory = " + dir + "/run\n\twinbindd socket directory = " + dir + "/run/winbindd\n\tntp signd socket directory = " + dir + "/run/ntp"
+				"\tpid directory = " + dir + "/run\n\twinbindd socket directory = " + dir + "/run/winbindd\n\tntp signd socket directory = " + dir + "/run/ntp\n" +
+				"\ttls enabled = yes\n\ttls certfile = " + cert + "\n\ttls keyfile = " + key + "\n\ttls cafile = " + caFile
 		}
 		out = append(out, l)
 	}
@@ -79,7 +84,7 @@ func startSamba(t *testing.T) *sambaDC {
 	for _, d := range []string{"run", "log"} {
 		os.MkdirAll(filepath.Join(dir, d), 0o700)
 	}
-	s := &sambaDC{t: t, dir: dir}
+	s := &sambaDC{t: t, dir: dir, caFile: caFile}
 	s.cmd = exec.Command("samba", "-F", "-M", "single", "-s", conf, "-l", filepath.Join(dir, "log"))
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	var logs bytes.Buffer
@@ -121,11 +126,16 @@ func (s *sambaDC) stop() {
 }
 
 // admin binds as the domain administrator over LDAPS, which AD requires to
-// set passwords. Samba's certificate names its host only in the CN, which Go
-// does not accept, so this test-only connection skips the name check.
+// set passwords.
 func (s *sambaDC) admin() *ldap.Conn {
 	s.t.Helper()
-	c, err := ldap.DialURL("ldaps://127.0.0.1:636", ldap.DialWithTLSConfig(&tls.Config{InsecureSkipVerify: true}))
+	pem, err := os.ReadFile(s.caFile)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c, err := ldap.DialURL("ldaps://127.0.0.1:636", ldap.DialWithTLSConfig(&tls.Config{RootCAs: pool, ServerName: adHost}))
 	if err != nil {
 		s.t.Fatal(err)
 	}

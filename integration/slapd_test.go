@@ -26,7 +26,7 @@ const (
 	adminDN   = "cn=admin," + suffix
 	adminPass = "admin-secret"
 
-	serviceDN   = "cn=orgdav," + suffix
+	serviceDN   = "cn=orgdav,ou=services," + suffix
 	servicePass = "svc-secret"
 )
 
@@ -290,6 +290,7 @@ func generateOrg(n int) (ldif string, people []orgPerson) {
 	b.WriteString("dn: ou=people," + suffix + "\nobjectClass: organizationalUnit\nou: people\n\n")
 	b.WriteString("dn: ou=groups," + suffix + "\nobjectClass: organizationalUnit\nou: groups\n\n")
 	b.WriteString("dn: ou=service,ou=people," + suffix + "\nobjectClass: organizationalUnit\nou: service\n\n")
+	b.WriteString("dn: ou=services," + suffix + "\nobjectClass: organizationalUnit\nou: services\n\n")
 	b.WriteString("dn: " + serviceDN + "\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: orgdav\nuserPassword: " + servicePass + "\n\n")
 	for _, d := range orgDepartments {
 		b.WriteString("dn: ou=" + ldap.EscapeDN(d) + ",ou=people," + suffix + "\n")

@@ -361,7 +361,7 @@ func (r *Runner) Start(ctx context.Context) {
 			if incremental && sp.Incremental > 0 {
 				inc = ticker(sp.Incremental)
 				if w, ok := sp.Source.(Watcher); ok {
-					go r.watch(ctx, n, w, pushed)
+					go r.watch(ctx, n, w, sp.Incremental, pushed)
 				}
 			}
 			defer full.Stop()
@@ -398,17 +398,14 @@ func (r *Runner) poll(ctx context.Context, name string) {
 	}
 }
 
-// pushDebounce gathers pushed changes into one run; watchRetry spaces
-// attempts to re-establish a broken change stream.
-const (
-	pushDebounce = 300 * time.Millisecond
-	watchRetry   = 30 * time.Second
-)
+// pushDebounce gathers pushed changes into one run.
+const pushDebounce = 300 * time.Millisecond
 
 // watch keeps a source's change stream open, so pushed changes run within
-// a second; polling on the incremental interval covers the gaps. It logs
-// when the stream breaks and when it is back, not every failed retry.
-func (r *Runner) watch(ctx context.Context, name string, w Watcher, pushed chan<- struct{}) {
+// a second; polling on the incremental interval covers the gaps, and the
+// stream is tried again at that interval. It logs when the stream breaks
+// and when it is back, not every failed retry.
+func (r *Runner) watch(ctx context.Context, name string, w Watcher, retry time.Duration, pushed chan<- struct{}) {
 	notify := func() {
 		select {
 		case pushed <- struct{}{}:
@@ -436,7 +433,7 @@ func (r *Runner) watch(ctx context.Context, name string, w Watcher, pushed chan<
 		}
 		if down.IsZero() {
 			down = time.Now()
-			r.log.Warn("change stream ended; polling until it is back", "source", name, "err", err, "retry_every", watchRetry)
+			r.log.Warn("change stream ended; polling until it is back", "source", name, "err", err, "retry_every", retry)
 		} else {
 			retries++
 			r.log.Debug("change stream still down", "source", name, "err", err, "retries", retries)
@@ -444,7 +441,7 @@ func (r *Runner) watch(ctx context.Context, name string, w Watcher, pushed chan<
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(watchRetry):
+		case <-time.After(retry):
 		}
 	}
 }
