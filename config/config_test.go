@@ -334,3 +334,23 @@ func testCAPEM(t *testing.T) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
+
+// FuzzParse feeds the loader arbitrary files: it never panics, and what it
+// accepts validates again unchanged (defaults applied once are stable).
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("listen: 127.0.0.1:8080\n"))
+	f.Add([]byte("sources:\n  - name: corp\n    kind: ldap\n    url: ldap://127.0.0.1\n    people:\n      base_dns: [ou=people,dc=example,dc=org]\n"))
+	f.Add([]byte("sources:\n  - name: ad\n    kind: ad\n    url: ldaps://10.0.0.5\n    tls_server_name: dc1.example.org\n    bind_dn: EXAMPLE\\\\orgdav\n    bind_password: x\n    removal_window: 2h\n    people:\n      base_dns: [\"OU=Staff,DC=example,DC=org\", \"dc=other\"]\nauth:\n  outage_grace: 1h\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "config: ") {
+				t.Fatalf("an error that does not say it is the config's: %v", err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted, then refused on a second validation: %v", err)
+		}
+	})
+}

@@ -19,25 +19,15 @@ var ErrLoginFailed = errors.New("ldap: login refused")
 // person's directory ID. On AD the Windows form DOMAIN\user works too, for
 // the domain's NetBIOS name.
 func (s *LDAPSource) Login(ctx context.Context, login, password string) (string, error) {
-	if login == "" || password == "" || len(login) > 256 {
+	if password == "" {
 		// An empty password would be an unauthenticated bind, which succeeds.
 		return "", ErrLoginFailed
 	}
-	attrs := s.cfg.LoginAttributes
-	domain, user, windows := strings.Cut(login, `\`)
-	if windows {
-		if s.cfg.Kind != KindAD || user == "" {
-			return "", ErrLoginFailed
-		}
-		login, attrs = user, []string{"sAMAccountName"}
+	filter, domain, ok := s.cfg.loginFilter(login)
+	if !ok {
+		return "", ErrLoginFailed
 	}
-	var or strings.Builder
-	or.WriteString("(|")
-	for _, a := range attrs {
-		or.WriteString("(" + a + "=" + ldap.EscapeFilter(login) + ")")
-	}
-	or.WriteString(")")
-	filter := "(&" + s.cfg.PeopleFilter + or.String() + ")"
+	windows := domain != ""
 	type hit struct{ dn, id string }
 	var hits []hit
 	s.loginMu.Lock()
@@ -119,4 +109,31 @@ func (s *LDAPSource) netbiosName(c *ldap.Conn) (string, error) {
 	}
 	s.netbios = res.Entries[0].GetAttributeValue("nETBIOSName")
 	return s.netbios, nil
+}
+
+// maxLoginName bounds what a login name may be; longer ones are refused
+// before anything is asked of the directory.
+const maxLoginName = 256
+
+// loginFilter builds the search for a login name, the name escaped, and
+// the NetBIOS domain the name must belong to for a DOMAIN\user login on AD
+// (else ""). It reports false for a name that cannot be anyone's.
+func (c *LDAPConfig) loginFilter(login string) (filter, domain string, ok bool) {
+	if login == "" || len(login) > maxLoginName {
+		return "", "", false
+	}
+	attrs := c.LoginAttributes
+	if d, user, windows := strings.Cut(login, `\`); windows {
+		if c.Kind != KindAD || d == "" || user == "" {
+			return "", "", false
+		}
+		domain, login, attrs = d, user, []string{"sAMAccountName"}
+	}
+	var or strings.Builder
+	or.WriteString("(|")
+	for _, a := range attrs {
+		or.WriteString("(" + a + "=" + ldap.EscapeFilter(login) + ")")
+	}
+	or.WriteString(")")
+	return "(&" + c.PeopleFilter + or.String() + ")", domain, true
 }
