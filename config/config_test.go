@@ -7,17 +7,20 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/orgdav/orgdav/directory"
+	"gopkg.in/yaml.v3"
 )
 
 // docExample extracts the example from the package comment, so the
@@ -353,4 +356,61 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted, then refused on a second validation: %v", err)
 		}
 	})
+}
+
+// TestDefaultsTheREADMEProseClaimsAreTheCodes finds every "`key` …
+// (default value)" in the README's text and compares the value with the
+// reference configuration, which the test above compares with the code.
+func TestDefaultsTheREADMEProseClaimsAreTheCodes(t *testing.T) {
+	var ref map[string]any
+	if err := yaml.Unmarshal([]byte(docExample(t)), &ref); err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{}
+	var flatten func(prefix string, v any)
+	flatten = func(prefix string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, sub := range v {
+				key := k
+				if prefix != "" {
+					key = prefix + "." + k
+				}
+				flatten(key, sub)
+			}
+		case []any:
+			if prefix == "sources" && len(v) > 0 {
+				flatten("", v[0]) // a source's keys are named without a prefix
+			}
+		default:
+			values[prefix] = fmt.Sprint(v)
+		}
+	}
+	flatten("", ref)
+	text := strings.Join(strings.Fields(readme(t)), " ")
+	claims := regexp.MustCompile("`([a-z_.]+)`[^`]{0,50}?default ([0-9][^),;\\s]*)").FindAllStringSubmatch(text, -1)
+	checked := 0
+	for _, c := range claims {
+		key, claimed := c[1], c[2]
+		documented, ok := values[key]
+		if !ok {
+			continue
+		}
+		if pct, ok := strings.CutSuffix(claimed, "%"); ok {
+			f, _ := strconv.ParseFloat(pct, 64)
+			claimed = fmt.Sprint(f / 100)
+		}
+		same := claimed == documented
+		if a, err := ParseDuration(claimed); err == nil {
+			b, err := ParseDuration(documented)
+			same = err == nil && a == b
+		}
+		if !same {
+			t.Errorf("README says %s defaults to %s; the reference (and the code) says %s", key, c[2], documented)
+		}
+		checked++
+	}
+	if checked < 7 {
+		t.Fatalf("only %d default claims found in the README's text: %v", checked, claims)
+	}
 }
