@@ -186,7 +186,7 @@ type Source struct {
 	Mapping            map[string]string `yaml:"mapping"`
 	Schedule           Schedule          `yaml:"schedule"`
 	MaxRemovalShare    *float64          `yaml:"max_removal_share"`
-	RemovalWindow      Duration          `yaml:"removal_window"`
+	RemovalWindow      *Duration         `yaml:"removal_window"`
 }
 
 // PeopleScope says where people are and who is left out.

@@ -84,7 +84,7 @@ func TestDocumentedExampleLoadsAndEqualsDefaults(t *testing.T) {
 		{"people.filter", src.People.Filter, def.People.Filter}, {"people.include_contacts", src.People.IncludeContacts, def.People.IncludeContacts},
 		{"groups.filter", src.Groups.Filter, def.Groups.Filter}, {"schedule.interval", src.Schedule.Interval, def.Schedule.Interval},
 		{"schedule.incremental", *src.Schedule.Incremental, *def.Schedule.Incremental},
-		{"max_removal_share", *src.MaxRemovalShare, *def.MaxRemovalShare}, {"removal_window", src.RemovalWindow, def.RemovalWindow},
+		{"max_removal_share", *src.MaxRemovalShare, *def.MaxRemovalShare}, {"removal_window", *src.RemovalWindow, *def.RemovalWindow},
 	} {
 		if !reflect.DeepEqual(k.example, k.code) {
 			t.Errorf("sources[].%s: the example shows %v, the code's default is %v", k.key, k.example, k.code)
@@ -412,5 +412,21 @@ func TestDefaultsTheREADMEProseClaimsAreTheCodes(t *testing.T) {
 	}
 	if checked < 7 {
 		t.Fatalf("only %d default claims found in the README's text: %v", checked, claims)
+	}
+}
+
+func TestSourceKeysAreValidatedByName(t *testing.T) {
+	base := "sources:\n  - name: corp\n    kind: ldap\n    url: ldap://127.0.0.1\n    people:\n      base_dns: [\"dc=ex\"]\n"
+	cases := []struct{ yaml, err string }{
+		{"    removal_window: 0s\n", "sources[corp].removal_window: 0s: want 1m to 30d (to allow any removal, set max_removal_share: 1)"},
+		{"    removal_window: 31d\n", "sources[corp].removal_window"},
+		{"    tls_server_name: dc1.example.org\n", "sources[corp].tls_server_name: only with an ldaps:// url or start_tls"},
+		{"    start_tls: true\n    tls_server_name: \"https://dc1\"\n", "sources[corp].tls_server_name: \"https://dc1\": want a host name"},
+		{"    bind_dn: orgdav@example.org\n    bind_password: x\n", "sources[corp].bind_dn"},
+	}
+	for _, c := range cases {
+		if _, err := Parse([]byte(base + c.yaml)); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%q: error %v, want %q", c.yaml, err, c.err)
+		}
 	}
 }

@@ -60,8 +60,8 @@ func (s *Source) applyDefaults() {
 		v := 0.1
 		s.MaxRemovalShare = &v
 	}
-	if s.RemovalWindow.Duration == 0 {
-		s.RemovalWindow.Duration = 24 * time.Hour
+	if s.RemovalWindow == nil {
+		s.RemovalWindow = &Duration{24 * time.Hour}
 	}
 }
 
@@ -168,7 +168,8 @@ func (s *Source) validate(at string) error {
 		return bad("max_removal_share", "%v: want 0 to 1", *s.MaxRemovalShare)
 	}
 	if w := s.RemovalWindow.Duration; w < time.Minute || w > store.RemovalHistory {
-		return bad("removal_window", "%v: want 1m to %dd", w, store.RemovalHistory/(24*time.Hour))
+		// Removals always add up: max_removal_share 1 allows any.
+		return bad("removal_window", "%v: want 1m to %dd (to allow any removal, set max_removal_share: 1)", w, store.RemovalHistory/(24*time.Hour))
 	}
 	return nil
 }
