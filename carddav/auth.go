@@ -45,17 +45,13 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) string {
 	switch {
 	case errors.Is(err, auth.ErrDirectoryUnavailable):
 		// Not the user's fault: no throttling, and no password prompt.
-		s.metrics.authFailures.WithLabelValues("directory-unavailable").Inc()
 		s.log.Error("login impossible: directory unavailable", "err", err)
-		w.Header().Set("Retry-After", "60")
-		http.Error(w, "The directory cannot check passwords right now; try again later.", http.StatusServiceUnavailable)
+		s.retryLater(w, "directory-unavailable", 60, "The directory cannot check passwords right now; try again later.")
 		return ""
 	case errors.Is(err, auth.ErrNotReady):
 		// The password was right: the phone must not ask for it again.
-		s.metrics.authFailures.WithLabelValues("not-ready").Inc()
 		s.log.Debug("login waits for the first directory import", "user", user)
-		w.Header().Set("Retry-After", "30")
-		http.Error(w, "The directory is still being imported; try again in a minute.", http.StatusServiceUnavailable)
+		s.retryLater(w, "not-ready", 30, "The directory is still being imported; try again in a minute.")
 		return ""
 	case err != nil:
 		s.throttle.Fail(user, ip)
@@ -69,4 +65,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) string {
 		return ""
 	}
 	return canon
+}
+
+// retryLater refuses a login that is not the user's fault with 503 and
+// Retry-After: clients retry instead of asking for the password again.
+func (s *Server) retryLater(w http.ResponseWriter, reason string, seconds int, msg string) {
+	s.metrics.authFailures.WithLabelValues(reason).Inc()
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	http.Error(w, msg, http.StatusServiceUnavailable)
 }

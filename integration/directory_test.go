@@ -124,9 +124,15 @@ func writeSourceConfig(t *testing.T, dir string, s *slapd, incremental string) s
 	return path
 }
 
+// orgdav runs an orgdav command and returns its output and exit code.
 func orgdav(t *testing.T, bin string, args ...string) (string, int) {
 	t.Helper()
-	out, err := exec.Command(bin, args...).CombinedOutput()
+	return runCommand(t, exec.Command(bin, args...))
+}
+
+func runCommand(t *testing.T, cmd *exec.Cmd) (string, int) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()

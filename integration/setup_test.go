@@ -30,14 +30,7 @@ func orgdavEnv(t *testing.T, bin string, env []string, args ...string) (string, 
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return string(out), code
+	return runCommand(t, cmd)
 }
 
 // TestSetupAsTheREADMEShows follows the README's "Connect your directory"
