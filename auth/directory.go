@@ -28,7 +28,9 @@ type LoginSource interface {
 // of user and password: nothing in memory reveals a password. While no
 // directory can be reached, a login verified within OutageGrace still
 // works, so an outage does not lock out phones that were syncing; a new or
-// changed password gets 503 until the directory is back.
+// changed password gets 503 until the directory is back. A directory that
+// answers the user's bind with anything but success (a wrong password, a
+// locked account) refuses the login whatever was verified before.
 type DirectoryAuth struct {
 	Sources []LoginSource
 	Store   *store.Store
@@ -39,23 +41,33 @@ type DirectoryAuth struct {
 	// MinFailure is the least time a refusal takes, so an unknown user and
 	// a wrong password cannot be told apart by timing.
 	MinFailure time.Duration
+	// Imported reports whether a source's people have been imported; until
+	// then a right password is answered ErrNotReady. Nil: always.
+	Imported func(source string) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	once  sync.Once
-	salt  [32]byte
-	mu    sync.Mutex
-	cache map[[32]byte]verified
+	once      sync.Once
+	salt      [32]byte
+	mu        sync.Mutex
+	cache     map[[32]byte]verified
+	downUntil time.Time // the directory could not be reached: not asked again until then
 }
 
-// verified is a login the directory accepted at a time.
+// verified is a login the directory accepted at a time, for the account
+// (card name) it named then.
 type verified struct {
-	user string
-	at   time.Time
+	user, account string
+	at            time.Time
 }
 
 // maxLoginCache bounds the verified logins kept.
 const maxLoginCache = 50000
+
+// recheck is how long the directory is not asked again after it could
+// not be reached: phones in the grace are answered at once meanwhile,
+// instead of each waiting for a directory that does not answer.
+const recheck = 30 * time.Second
 
 func (a *DirectoryAuth) now() time.Time {
 	if a.Now != nil {
@@ -88,21 +100,32 @@ func (a *DirectoryAuth) Authenticate(ctx context.Context, user, pass string) (st
 	began, start := time.Now(), a.now()
 	a.mu.Lock()
 	c, hit := a.cache[k]
+	down := start.Before(a.downUntil)
 	a.mu.Unlock()
-	// A person who left the books since is checked again.
-	hit = hit && a.hasAccount(c.user)
-	if hit && start.Sub(c.at) < a.TTL {
+	// The same person must still hold the account: not someone who left,
+	// nor a newcomer given a departed colleague's user name.
+	hit = hit && a.holds(c)
+	graced := hit && start.Sub(c.at) < a.OutageGrace
+	// Other logins still ask: another source may be up, and a source that
+	// is down fails them at once.
+	if hit && (start.Sub(c.at) < a.TTL || down && graced) {
 		return c.user, nil
 	}
-	canon, err := a.login(ctx, user, pass)
+	v, err := a.login(ctx, user, pass)
 	switch {
 	case err == nil:
 		if a.keep() > 0 {
-			a.remember(k, verified{user: canon, at: start})
+			v.at = start
+			a.remember(k, v)
 		}
-		return canon, nil
-	case errors.Is(err, ErrDirectoryUnavailable) && hit && start.Sub(c.at) < a.OutageGrace:
-		return c.user, nil
+		return v.user, nil
+	case errors.Is(err, ErrDirectoryUnavailable):
+		a.mu.Lock()
+		a.downUntil = start.Add(recheck)
+		a.mu.Unlock()
+		if graced {
+			return c.user, nil
+		}
 	case errors.Is(err, ErrBadCredentials):
 		// A password the directory now refuses must not carry anyone
 		// through a later outage.
@@ -119,9 +142,9 @@ func (a *DirectoryAuth) Authenticate(ctx context.Context, user, pass string) (st
 	return "", err
 }
 
-func (a *DirectoryAuth) hasAccount(user string) bool {
-	_, ok := a.Store.Index().User(user)
-	return ok
+func (a *DirectoryAuth) holds(v verified) bool {
+	it, ok := a.Store.Index().Account(v.account)
+	return ok && it.Username == v.user
 }
 
 func (a *DirectoryAuth) remember(k [32]byte, v verified) {
@@ -140,7 +163,7 @@ func (a *DirectoryAuth) remember(k [32]byte, v verified) {
 	a.cache[k] = v
 }
 
-func (a *DirectoryAuth) login(ctx context.Context, user, pass string) (string, error) {
+func (a *DirectoryAuth) login(ctx context.Context, user, pass string) (verified, error) {
 	var unavailable error
 	for _, src := range a.Sources {
 		id, err := src.Login(ctx, user, pass)
@@ -151,21 +174,21 @@ func (a *DirectoryAuth) login(ctx context.Context, user, pass string) (string, e
 			unavailable = err
 			continue
 		}
-		ix := a.Store.Index()
-		it, ok := ix.Account(directory.CardUID(directory.PersonKey(src.Name(), id)))
+		account := directory.CardUID(directory.PersonKey(src.Name(), id))
+		it, ok := a.Store.Index().Account(account)
 		switch {
 		case ok && it.Username != "":
-			return it.Username, nil
-		case !ix.HasSource(src.Name()):
+			return verified{user: it.Username, account: account}, nil
+		case a.Imported != nil && !a.Imported(src.Name()):
 			// The password is right; the book is not built yet.
-			return "", ErrNotReady
+			return verified{}, ErrNotReady
 		}
 		// Disabled or out of scope: the directory knows the password, but
 		// orgdav does not serve this person.
-		return "", ErrBadCredentials
+		return verified{}, ErrBadCredentials
 	}
 	if unavailable != nil {
-		return "", errors.Join(ErrDirectoryUnavailable, unavailable)
+		return verified{}, errors.Join(ErrDirectoryUnavailable, unavailable)
 	}
-	return "", ErrBadCredentials
+	return verified{}, ErrBadCredentials
 }

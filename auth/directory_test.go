@@ -51,7 +51,9 @@ func TestDirectoryLoginsAreCachedAndCarryPhonesThroughAnOutage(t *testing.T) {
 	defer st.Close()
 	dir := &fakeDirectory{passwords: map[string]string{"alice": "right", "dave": "his"}, ids: map[string]string{"alice": "a", "dave": "d"}}
 	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	a := &DirectoryAuth{Sources: []LoginSource{dir}, Store: st, TTL: 5 * time.Minute, OutageGrace: 24 * time.Hour, Now: func() time.Time { return now }}
+	imported := false
+	a := &DirectoryAuth{Sources: []LoginSource{dir}, Store: st, TTL: 5 * time.Minute, OutageGrace: 24 * time.Hour,
+		Now: func() time.Time { return now }, Imported: func(string) bool { return imported }}
 	ctx := context.Background()
 	type step struct {
 		name       string
@@ -65,6 +67,7 @@ func TestDirectoryLoginsAreCachedAndCarryPhonesThroughAnOutage(t *testing.T) {
 		{"during the first import a wrong password is refused", nil, "alice", "wrong", ErrBadCredentials, 1},
 		{"once imported the right password logs in", func() {
 			publishPeople(t, st, directory.Person{ID: "a", Username: "alice", DisplayName: "Alice"})
+			imported = true
 		}, "alice", "right", nil, 1},
 		{"within login_cache no bind is needed", func() { now = now.Add(4 * time.Minute) }, "alice", "right", nil, 0},
 		{"a person the directory accepts but orgdav does not serve is refused", nil, "dave", "his", ErrBadCredentials, 1},
@@ -74,11 +77,30 @@ func TestDirectoryLoginsAreCachedAndCarryPhonesThroughAnOutage(t *testing.T) {
 			now = now.Add(23 * time.Hour)
 		}, "alice", "right", nil, 1},
 		{"while it is down a wrong password cannot be checked", nil, "alice", "wrong", ErrDirectoryUnavailable, 1},
+		{"nor is a down directory asked again at once for a login in the grace", func() { now = now.Add(10 * time.Second) }, "alice", "right", nil, 0},
 		{"past outage_grace the outage shows", func() { now = now.Add(2 * time.Hour) }, "alice", "right", ErrDirectoryUnavailable, 1},
-		{"back up: the right password logs in again", func() { dir.down = false }, "alice", "right", nil, 1},
+		{"back up: the right password logs in again", func() { dir.down = false; now = now.Add(time.Minute) }, "alice", "right", nil, 1},
 		{"a changed password still works within login_cache", func() { dir.passwords["alice"] = "new" }, "alice", "right", nil, 0},
 		{"and is refused after it", func() { now = now.Add(6 * time.Minute) }, "alice", "right", ErrBadCredentials, 1},
 		{"and the old one does not come back in an outage", func() { dir.down = true }, "alice", "right", ErrDirectoryUnavailable, 1},
+		{"a locked account is refused after login_cache, even if the directory goes down later", func() {
+			dir.down = false
+			a.Authenticate(ctx, "dave", "his")
+			publishPeople(t, st, directory.Person{ID: "a", Username: "alice", DisplayName: "Alice"}, directory.Person{ID: "d", Username: "dave", DisplayName: "Dave"})
+			a.Authenticate(ctx, "dave", "his")
+			dir.passwords["dave"] = "" // the directory refuses dave's bind now
+			now = now.Add(6 * time.Minute)
+		}, "dave", "his", ErrBadCredentials, 1},
+		{"and stays refused in an outage", func() { dir.down = true; now = now.Add(time.Minute) }, "dave", "his", ErrDirectoryUnavailable, 1},
+		{"a newcomer given a departed colleague's user name is not logged in by the old password", func() {
+			dir.down = false
+			dir.passwords["alice"] = "new"
+			a.Authenticate(ctx, "alice", "new")
+			// alice (a) leaves; another alice (n) arrives; the directory is down.
+			publishPeople(t, st, directory.Person{ID: "n", Username: "alice", DisplayName: "Alice Newcomer"})
+			dir.down = true
+			now = now.Add(time.Hour)
+		}, "alice", "new", ErrDirectoryUnavailable, 1},
 		{"someone who left the books is not let in from the cache", func() {
 			dir.down = false
 			a.Authenticate(ctx, "alice", "new")

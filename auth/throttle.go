@@ -92,3 +92,13 @@ func (t *Throttle) Fail(user, ip string) {
 	t.limiter("user:"+strings.ToLower(user), true).AllowN(now, 1)
 	t.limiter("ip:"+ip, true).AllowN(now, 1)
 }
+
+// FailClient counts an attempt from ip that could not be checked (the
+// directory was down): while it is, cached logins are all a guesser could
+// hit, so guesses still cost the client; the user is not blocked by
+// someone else's guesses.
+func (t *Throttle) FailClient(ip string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.limiter("ip:"+ip, true).AllowN(time.Now(), 1)
+}

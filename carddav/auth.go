@@ -44,7 +44,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) string {
 	canon, err := s.auth.Authenticate(r.Context(), user, pass)
 	switch {
 	case errors.Is(err, auth.ErrDirectoryUnavailable):
-		// Not the user's fault: no throttling, and no password prompt.
+		// Not the user's fault: no password prompt. Guesses against the
+		// logins still cached cost the client all the same.
+		s.throttle.FailClient(ip)
 		s.log.Error("login impossible: directory unavailable", "err", err)
 		s.retryLater(w, "directory-unavailable", 60, "The directory cannot check passwords right now; try again later.")
 		return ""

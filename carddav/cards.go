@@ -95,12 +95,12 @@ func conditions(r *http.Request) store.Conditions {
 
 func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *viewer) {
 	if rt.kind != routeCard {
-		needPrivileges(w, rt.href(), "bind")
+		needPrivileges(w, rt.parent(), "bind")
 		return
 	}
 	b := s.book(v, rt.book)
 	if !b.writable() {
-		href, priv := rt.collection(), "bind"
+		href, priv := rt.parent(), "bind"
 		if _, exists := b.find(rt.card); exists {
 			href, priv = rt.href(), "write-content"
 		}
@@ -152,7 +152,7 @@ func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *vi
 
 func (s *Server) deleteCard(w http.ResponseWriter, r *http.Request, rt route, v *viewer) {
 	if rt.kind != routeCard {
-		needPrivileges(w, rt.href(), "unbind")
+		needPrivileges(w, rt.parent(), "unbind")
 		return
 	}
 	b := s.book(v, rt.book)
@@ -161,7 +161,7 @@ func (s *Server) deleteCard(w http.ResponseWriter, r *http.Request, rt route, v 
 			http.Error(w, "Not found.", http.StatusNotFound)
 			return
 		}
-		needPrivileges(w, rt.collection(), "unbind")
+		needPrivileges(w, rt.parent(), "unbind")
 		return
 	}
 	err := s.store.PersonalDelete(v.user, rt.card, conditions(r))

@@ -263,6 +263,8 @@ func TestRawHTTPEdgeCases(t *testing.T) {
 			{"PUT", card, "<D:href>" + card + "</D:href><D:privilege><D:write-content/>"},
 			{"DELETE", card, "<D:href>" + company + "</D:href><D:privilege><D:unbind/>"},
 			{"PUT", company + "new-card.vcf", "<D:href>" + company + "</D:href><D:privilege><D:bind/>"},
+			{"DELETE", company, "<D:href>" + homePath("alice") + "</D:href><D:privilege><D:unbind/>"},
+			{"MKCOL", company, "<D:href>" + homePath("alice") + "</D:href><D:privilege><D:bind/>"},
 		} {
 			r := e.do(w.method, w.path, "alice", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:x\r\nEND:VCARD\r\n")
 			if r.code != http.StatusForbidden || !strings.Contains(r.body, "<D:need-privileges><D:resource>"+w.names) {
@@ -522,6 +524,25 @@ func TestLoginsTheDirectoryCannotAnswerYetAreToldToRetryNotRefused(t *testing.T)
 			metrics := get(t, srv.URL+"/metrics")
 			if !strings.Contains(metrics, `orgdav_auth_failures_total{reason="`+c.reason+`"} 8`) || strings.Contains(metrics, `reason="bad-credentials"`) {
 				t.Fatalf("metrics:\n%s", grepLines(metrics, "orgdav_auth_failures_total"))
+			}
+			if !strings.Contains(metrics, "# HELP orgdav_auth_failures_total") || !strings.Contains(grepLines(metrics, "# HELP orgdav_auth_failures_total"), c.reason) {
+				t.Errorf("the metric's help does not name %s", c.reason)
+			}
+			// Guesses while the directory is down cost the client, as
+			// failures do: 20, then one every 2 s.
+			codes := map[int]int{}
+			for i := 0; i < 20; i++ {
+				req, _ := http.NewRequest("PROPFIND", srv.URL+"/", nil)
+				req.SetBasicAuth("alice", fmt.Sprint("guess-", i))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				codes[resp.StatusCode]++
+			}
+			if want := map[string]int{"directory-unavailable": http.StatusTooManyRequests, "not-ready": http.StatusServiceUnavailable}[c.reason]; codes[want] == 0 {
+				t.Errorf("%s: 20 more attempts from one client: %v, want some %d", c.reason, codes, want)
 			}
 		})
 	}

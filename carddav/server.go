@@ -207,7 +207,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, info *reqInfo) {
 	case "PROPPATCH":
 		s.proppatch(w, r)
 	case "MKCOL", "MOVE", "COPY", "ACL":
-		needPrivileges(w, rt.collection(), "bind")
+		needPrivileges(w, rt.parent(), "bind")
 	default:
 		w.Header().Set("Allow", allow(rt))
 		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
@@ -279,7 +279,7 @@ func (s *Server) welcome(w http.ResponseWriter, r *http.Request) {
 // needPrivileges refuses a write with the body that tells clients the
 // book is read-only (never 401, which Apple treats as a broken account),
 // naming the resource that lacks the privilege (RFC 3744 7.1.1): the card
-// for write-content, the collection for bind and unbind.
+// for write-content, the collection holding it for bind and unbind.
 func needPrivileges(w http.ResponseWriter, href, privilege string) {
 	var esc strings.Builder
 	xml.EscapeText(&esc, []byte(href))
@@ -305,12 +305,20 @@ func (rt route) href() string {
 	return "/"
 }
 
-// collection is the route's collection: a card's book, else itself.
-func (rt route) collection() string {
-	if rt.kind == routeCard {
+// parent is the collection holding the route's resource, where bind and
+// unbind apply.
+func (rt route) parent() string {
+	switch rt.kind {
+	case routeCard:
 		return bookPath(rt.user, rt.book)
+	case routeBook:
+		return homePath(rt.user)
+	case routeHome:
+		return "/dav/books/"
+	case routePrincipal:
+		return "/dav/principals/"
 	}
-	return rt.href()
+	return "/"
 }
 
 // readBodyError answers a body that could not be read or parsed.

@@ -230,6 +230,7 @@ func TestASplitDNListIsRefusedWithAHintToQuote(t *testing.T) {
 		{"a quoted flow list is fine", "      base_dns: [\"ou=people,dc=example,dc=org\", \"dc=other,dc=org\", \"o=Example\"]\n", ""},
 		{"a block list needs no quotes", "      base_dns:\n        - ou=people,dc=example,dc=org\n        - ou=contacts,dc=example,dc=org\n", ""},
 		{"one root DN alone is a DN", "      base_dns: [\"dc=example,dc=org\"]\n", ""},
+		{"as are several one-part roots", "      base_dns: [o=Staff, o=Contractors]\n", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -190,9 +190,9 @@ func adAccountName(s string) bool {
 
 // checkDNs checks a list of DNs. An unquoted DN in a YAML flow list
 // ([ou=people,dc=example,dc=org]) is split at its commas into entries
-// that each parse: one whose only component is a dc= or o= (the parts
-// that end a DN), after an entry that does not end with one or is such a
-// piece itself, is taken for such a split.
+// that each parse: an entry whose only component is a dc= or o= (the
+// parts that end a DN) right after one that does not end with such a
+// component ("ou=people") is taken for such a split.
 func checkDNs(dns []string) error {
 	var prev *ldap.DN
 	for i, dn := range dns {
@@ -200,7 +200,7 @@ func checkDNs(dns []string) error {
 		if err != nil || strings.TrimSpace(dn) == "" {
 			return fmt.Errorf("%q is not a DN", dn)
 		}
-		if prev != nil && len(parsed.RDNs) == 1 && suffixRDN(parsed.RDNs[0]) && (len(prev.RDNs) == 1 || !suffixRDN(prev.RDNs[len(prev.RDNs)-1])) {
+		if prev != nil && len(parsed.RDNs) == 1 && suffixRDN(parsed.RDNs[0]) && !suffixRDN(prev.RDNs[len(prev.RDNs)-1]) {
 			return fmt.Errorf("%q looks like the end of the DN before it (%q), split at its commas: YAML splits an unquoted [a,b,c] list at every comma; quote each DN, as in [\"ou=people,dc=example,dc=org\"], or write one per line", dn, dns[i-1])
 		}
 		prev = parsed

@@ -122,6 +122,10 @@ type LDAPSource struct {
 	loginMu   sync.Mutex // a second service connection for login look-ups,
 	loginConn *ldap.Conn // so logins do not wait for a long run
 	netbios   string     // AD's NetBIOS domain name, for DOMAIN\user logins; guarded by loginMu
+	loginDown struct {   // the look-up connection failed: logins fail at once until then
+		until time.Time
+		err   error
+	}
 
 	state  *state // the last read, guarded by mu
 	useCSN bool   // the server keeps entryCSN (OpenLDAP); set by a full read

@@ -68,6 +68,12 @@ func (s *LDAPSource) changes(ctx context.Context, sweep bool) (bool, error) {
 		s.pushMu.Unlock()
 		changed, touched := s.applyPushed(st, pend)
 		flagged, err := s.recheckFlags(ctx, c, st, touched)
+		if err == nil && sweep {
+			// Pushed changes need no listing, but a sweep still asks the
+			// server something: a connection that died without a word
+			// shows here, not as a quiet source.
+			err = s.ping(c)
+		}
 		if err != nil {
 			s.pushMu.Lock()
 			s.pending = append(pend, s.pending...)
@@ -229,4 +235,16 @@ func samePerson(a, b *rawPerson) bool {
 		return a == b
 	}
 	return a.dn == b.dn && a.managerDN == b.managerDN && reflect.DeepEqual(a.Person, b.Person)
+}
+
+// ping reads the first people base's entry itself: the cheapest question
+// that proves the server answers.
+func (s *LDAPSource) ping(c *ldap.Conn) error {
+	base := s.cfg.PeopleBases[0]
+	_, err := c.Search(ldap.NewSearchRequest(base, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, int(s.cfg.Timeout.Seconds()), false,
+		"(objectClass=*)", []string{"1.1"}, nil))
+	if err != nil {
+		return fmt.Errorf("ldap: read base %q: %w", base, tidy(err))
+	}
+	return nil
 }

@@ -8,13 +8,15 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 )
 
-// dial opens a connection (TLS or StartTLS as configured) without binding.
-func (s *LDAPSource) dial(ctx context.Context) (*ldap.Conn, error) {
-	d := &net.Dialer{Timeout: s.cfg.Timeout}
+// dial opens a connection (TLS or StartTLS as configured) without binding;
+// timeout bounds the dial and each operation on the connection.
+func (s *LDAPSource) dial(ctx context.Context, timeout time.Duration) (*ldap.Conn, error) {
+	d := &net.Dialer{Timeout: timeout}
 	opts := []ldap.DialOpt{ldap.DialWithDialer(d)}
 	if s.cfg.TLS != nil {
 		opts = append(opts, ldap.DialWithTLSConfig(s.cfg.TLS))
@@ -23,7 +25,7 @@ func (s *LDAPSource) dial(ctx context.Context) (*ldap.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ldap: connect %s: %w (%s)", s.cfg.URL, tidy(err), connectHint(err, "check url, that the server runs and the network path"))
 	}
-	c.SetTimeout(s.cfg.Timeout)
+	c.SetTimeout(timeout)
 	if s.cfg.StartTLS {
 		if err := c.StartTLS(s.cfg.TLS); err != nil {
 			c.Close()
@@ -85,8 +87,8 @@ func (e tidyError) Unwrap() error { return e.err }
 
 // dialService opens a new connection bound as the service account (or
 // anonymous without a bind_dn).
-func (s *LDAPSource) dialService(ctx context.Context) (*ldap.Conn, error) {
-	c, err := s.dial(ctx)
+func (s *LDAPSource) dialService(ctx context.Context, timeout time.Duration) (*ldap.Conn, error) {
+	c, err := s.dial(ctx, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +106,7 @@ func (s *LDAPSource) service(ctx context.Context) (*ldap.Conn, error) {
 	if s.conn != nil && !s.conn.IsClosing() {
 		return s.conn, nil
 	}
-	c, err := s.dialService(ctx)
+	c, err := s.dialService(ctx, s.cfg.Timeout)
 	if err != nil {
 		return nil, err
 	}

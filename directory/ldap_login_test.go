@@ -1,6 +1,9 @@
 package directory
 
 import (
+	"errors"
+	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -25,6 +28,7 @@ func TestLoginNamesBecomeEscapedSearches(t *testing.T) {
 		{ad, `EXAMPLE\alice`, "(&(&(objectCategory=person)(objectClass=user))(|(sAMAccountName=alice)))", "EXAMPLE", true},
 		{ad, `EXAMPLE\*)(x=*`, `(&(&(objectCategory=person)(objectClass=user))(|(sAMAccountName=\2a\29\28x=\2a)))`, "EXAMPLE", true},
 		{loginConfigs[0], `EXAMPLE\alice`, "", "", false}, // no domains outside AD
+		{&LDAPConfig{Kind: KindAD, PeopleFilter: "(objectClass=user)", LoginAttributes: []string{"mail"}}, `EXAMPLE\alice`, "", "", false},
 		{ad, `\alice`, "", "", false},
 		{ad, `EXAMPLE\`, "", "", false},
 		{ad, "", "", "", false},
@@ -72,4 +76,25 @@ func FuzzLoginFilter(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestOnlyADirectoryThatCannotAnswerIsAnErrorOfTheUsersBind(t *testing.T) {
+	cases := []struct {
+		name        string
+		err         error
+		unreachable bool
+	}{
+		{"wrong password", ldap.NewError(ldap.LDAPResultInvalidCredentials, errors.New("")), false},
+		{"389-ds locked account (nsAccountLock)", ldap.NewError(ldap.LDAPResultUnwillingToPerform, errors.New("Account inactivated. Contact system administrator.")), false},
+		{"a constraint (ppolicy)", ldap.NewError(ldap.LDAPResultConstraintViolation, errors.New("")), false},
+		{"connection lost", ldap.NewError(ldap.ErrorNetwork, io.EOF), true},
+		{"server busy", ldap.NewError(ldap.LDAPResultBusy, errors.New("")), true},
+		{"server unavailable", ldap.NewError(ldap.LDAPResultUnavailable, errors.New("")), true},
+		{"a dial error", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+	}
+	for _, c := range cases {
+		if got := unreachable(c.err); got != c.unreachable {
+			t.Errorf("%s: unreachable %v, want %v", c.name, got, c.unreachable)
+		}
+	}
 }

@@ -23,8 +23,8 @@ type pushed struct {
 
 // Watch follows the server's changes (RFC 4533 refreshAndPersist) until
 // ctx ends or the stream breaks, queueing them for the next Changes and
-// calling notify after each. It calls opened, on its own goroutine, once
-// the server has answered the stream. It resumes from the last read with a cookie
+// calling notify after each. It calls opened once the server has answered
+// the stream, on the caller's goroutine (the runner relies on it). It resumes from the last read with a cookie
 // made of that read's highest entryCSN, so nothing between the read and
 // the watch is lost. While it runs, Changes needs no listing of the
 // directory: deletions arrive as notifications.
@@ -42,7 +42,7 @@ func (s *LDAPSource) Watch(ctx context.Context, opened, notify func()) error {
 	case !csn || !strings.EqualFold(s.cfg.IDAttribute, "entryUUID"):
 		return ErrNoPush
 	}
-	c, err := s.dialService(ctx)
+	c, err := s.dialService(ctx, s.cfg.Timeout)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func TestBinaryHoldsAMassDeletionThatArrivesInBatches(t *testing.T) {
 		start       func(t *testing.T, ldif string) *slapd
 		incremental string
 	}{
-		{"pushed by syncprov", startSlapd, "30s"},
+		{"pushed by syncprov", startSlapd, "5s"},
 		{"polled by sweeps", startSlapdWithoutSyncprov, "5s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -69,6 +69,8 @@ func TestBinaryHoldsAMassDeletionThatArrivesInBatches(t *testing.T) {
 			wait("the first batch to be applied", func() bool { return book() == published-15 })
 			remove(batches[1])
 			wait("the second batch to be held", func() bool { return held() == 15 })
+			// While held, changes are weighed again once per incremental
+			// interval, not at each push.
 			remove(batches[2])
 			wait("the third batch to be held with it", func() bool { return held() == 30 })
 			if book() != published-15 {

@@ -36,10 +36,11 @@ func (r *Runner) holdRemovals(sp *Spec, removing, current int) (string, error) {
 	// The people the source had before the earlier removals.
 	base := current + earlier
 	total := earlier + removing
-	if float64(total) <= sp.MaxRemovalShare*float64(base) {
+	share := float64(total) / float64(base)
+	if share <= sp.MaxRemovalShare {
 		return "", nil
 	}
-	share := float64(total) / float64(base) * 100
+	share *= 100
 	if earlier == 0 {
 		return fmt.Sprintf("would remove %d of %d people (%.0f%%, more than the %.0f%% allowed by max_removal_share)",
 			removing, base, share, sp.MaxRemovalShare*100), nil

@@ -158,3 +158,30 @@ func TestAHeldRunSaysWhatAddsUpAndHowToConfirm(t *testing.T) {
 		t.Errorf("held since %v, want %v", held, g.now)
 	}
 }
+
+func TestAHeldSourceIsReconsideredOncePerIncrementalIntervalNotPerChange(t *testing.T) {
+	g := newGuarded(t)
+	g.r.specs["corp"].Incremental = time.Hour
+	g.incrementalLeave(8)
+	if got := g.incrementalLeave(8); got != store.RunHeld {
+		t.Fatalf("second batch: %q", got)
+	}
+	// Pushed changes keep coming: none normalises the whole source again.
+	for i := 0; i < 5; i++ {
+		g.src.wholes = 0
+		if got := g.incrementalLeave(1); got != "" || g.src.wholes != 0 {
+			t.Fatalf("change %d while held: run %q, %d whole reads", i, got, g.src.wholes)
+		}
+	}
+	runs, _ := g.st.Runs("corp", 100)
+	if len(runs) != 3 {
+		t.Fatalf("%d runs logged, want the startup, the applied and the held one", len(runs))
+	}
+	// The next full run counts them all; a confirmation applies them all.
+	if run := g.full(false); run.Result != store.RunHeld || !strings.Contains(run.Note, "would remove 13 of 92") {
+		t.Fatalf("full run while held: %s %q", run.Result, run.Note)
+	}
+	if run := g.full(true); run.Result != store.RunApplied || g.st.Stats().People != 79 {
+		t.Fatalf("confirmed: %s, %d people", run.Result, g.st.Stats().People)
+	}
+}

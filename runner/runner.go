@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orgdav/orgdav/directory"
@@ -73,6 +74,13 @@ const (
 	TriggerIncremental = "incremental"
 )
 
+// Imported reports whether a run of the source has been applied since the
+// runner started: until then its people may not be in the store yet.
+func (r *Runner) Imported(name string) bool {
+	sr := r.runs[name]
+	return sr != nil && sr.imported.Load()
+}
+
 // ErrUnknownSource is returned for a source name not in the config.
 var ErrUnknownSource = errors.New("unknown source")
 
@@ -101,6 +109,14 @@ type sourceRuns struct {
 	// next incremental run publishes the whole snapshot even when nothing
 	// new changed.
 	stale bool
+	// heldAt is when the source's last run was held (zero: it was not).
+	// While held, every change means normalising the whole source again
+	// to be held again: incremental runs do that at most once per
+	// incremental interval, and recheck marks changes read since.
+	heldAt  time.Time
+	recheck bool
+	// imported is set once a run of the source has been applied.
+	imported atomic.Bool
 }
 
 // New builds a runner.
@@ -173,12 +189,19 @@ func (r *Runner) RunChanges(ctx context.Context, name string, sweep bool) (store
 	defer sr.mu.Unlock()
 	run := store.Run{Source: name, Trigger: TriggerIncremental, Start: time.Now()}
 	d, changed, err := inc.Changes(ctx, sweep)
-	if err == nil && !changed && !sr.stale {
-		// Not logged, but the source answered: after an outage this shows
-		// it is back before anything changes.
-		r.metrics.lastSuccess.WithLabelValues(name).SetToCurrentTime()
+	if err == nil && !changed && !sr.stale && !sr.recheck {
+		if sweep {
+			// Not logged, but a sweep reached the server: after an outage
+			// this shows the source is back before anything changes.
+			r.metrics.lastSuccess.WithLabelValues(name).SetToCurrentTime()
+		}
 		return run, false, nil
 	}
+	if err == nil && !sr.heldAt.IsZero() && time.Since(sr.heldAt) < sp.Incremental {
+		sr.recheck = true
+		return run, false, nil
+	}
+	sr.recheck = false
 	if err == nil {
 		err = r.applyChanges(sp, sr, inc, d, &run)
 	}
@@ -215,6 +238,7 @@ func (r *Runner) applyChanges(sp *Spec, sr *sourceRuns, inc Incremental, d *dire
 		sr.prior, sr.stale = nil, true
 		return err
 	}
+	sr.imported.Store(true)
 	sr.prior.Commit(ch)
 	run.Published = len(sr.prior.People)
 	r.counts(res, run)
@@ -279,6 +303,7 @@ func (r *Runner) apply(sp *Spec, sr *sourceRuns, snap directory.Snapshot, run *s
 	}
 	if held != "" && !confirm {
 		run.Result, run.Note = store.RunHeld, held
+		sr.heldAt = time.Now()
 		r.held(sp, removing)
 		return nil
 	}
@@ -287,7 +312,8 @@ func (r *Runner) apply(sp *Spec, sr *sourceRuns, snap directory.Snapshot, run *s
 		sr.stale = true
 		return err
 	}
-	sr.stale = false
+	sr.stale, sr.heldAt = false, time.Time{}
+	sr.imported.Store(true)
 	if _, ok := sp.Source.(Incremental); ok {
 		sr.prior = pub
 	}

@@ -382,16 +382,3 @@ func finishIndex(items []Item, rev, horizon uint64) *Index {
 	}
 	return ix
 }
-
-// HasSource reports whether the index holds anyone of a source, published
-// or hidden: whether the source has been imported.
-func (ix *Index) HasSource(source string) bool {
-	for _, items := range [][]Item{ix.Items, ix.hidden} {
-		for i := range items {
-			if directory.SourceOf(items[i].Key) == source {
-				return true
-			}
-		}
-	}
-	return false
-}

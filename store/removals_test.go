@@ -30,8 +30,8 @@ func TestAppliesRememberHowManyPeopleTheyRemoved(t *testing.T) {
 	start := now
 	at(0, everyone...)
 	// Two people and the Ops department group go: 3 cards, 2 people.
-	if res := at(time.Hour, everyone[:2]...); res.Removed != 3 || res.RemovedPeople != 2 {
-		t.Fatalf("apply removing 2 people and a group: %+v", res)
+	if res := at(time.Hour, everyone[:2]...); res.Removed != 3 || removed(now.Add(-time.Minute)) != 2 {
+		t.Fatalf("apply removing 2 people and a group: %+v, %d people remembered", res, removed(now.Add(-time.Minute)))
 	}
 	at(time.Hour, everyone[:1]...)
 	if n := removed(start); n != 3 {

@@ -223,11 +223,9 @@ func (s *Store) Epoch() string { return s.epoch }
 // Index returns the current read-only snapshot of the directory cards.
 func (s *Store) Index() *Index { return s.idx.Load() }
 
-// ApplyResult counts what an apply changed: cards added, updated, removed
-// and unchanged, and of the removed cards the people.
+// ApplyResult counts what an apply changed.
 type ApplyResult struct {
 	Added, Updated, Removed, Unchanged int
-	RemovedPeople                      int
 	Rev                                uint64
 }
 
@@ -372,7 +370,6 @@ func (s *Store) write(source string, old *Index, want map[string]desired, gone [
 						return err
 					}
 				}
-				res.RemovedPeople = people
 				if err := s.pruneTombstones(tx, now); err != nil {
 					return err
 				}

@@ -74,7 +74,7 @@ func serve(args []string) error {
 		}
 	} else {
 		authn = &auth.DirectoryAuth{Sources: logins, Store: st, TTL: cfg.Auth.LoginCache.Duration,
-			OutageGrace: cfg.Auth.OutageGrace.Duration, MinFailure: 300 * time.Millisecond}
+			OutageGrace: cfg.Auth.OutageGrace.Duration, MinFailure: 300 * time.Millisecond, Imported: run.Imported}
 		// Directory sources run in the background: the server serves what
 		// the store holds while the first run reads the directory.
 		run.Start(ctx)
