@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -32,8 +33,11 @@ type Options struct {
 	MaxRequestBytes  int64 // REPORT/PROPFIND/PROPPATCH bodies
 	MaxCardBytes     int64 // one uploaded vCard
 	RenderCacheBytes int64
-	Logger           *slog.Logger
-	Registry         prometheus.Registerer
+	// TrustedProxies may name the client in X-Forwarded-For or Forwarded;
+	// everyone else's client address is the connection's.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
+	Registry       prometheus.Registerer
 }
 
 // Server is the CardDAV http.Handler.

@@ -14,6 +14,16 @@
 //	# Set when a reverse proxy terminates TLS in front of orgdav: silences
 //	# the plain-HTTP warning.
 //	behind_proxy: false
+//	# Proxies (addresses or CIDR ranges) whose X-Forwarded-For or Forwarded
+//	# header names the client; from anyone else the headers are ignored.
+//	trusted_proxies: []          # e.g. ["127.0.0.1", "10.0.0.0/8"]
+//	metrics:
+//	  # /metrics and /healthz on a listener of their own, e.g. 127.0.0.1:9464.
+//	  listen: ""
+//	  # A file with a bearer token that /metrics on the main listener then
+//	  # accepts. Without one it answers loopback peers only, never behind a
+//	  # proxy.
+//	  token_file: ""
 //	http:
 //	  max_request_bytes: 8388608   # PROPFIND/REPORT bodies; larger gets 413
 //	  max_card_bytes: 1048576      # one uploaded vCard; larger gets 413
@@ -104,6 +114,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
@@ -116,24 +127,34 @@ import (
 
 // Config is the whole file. See the package comment for an example.
 type Config struct {
-	Listen      string     `yaml:"listen"`
-	DataDir     string     `yaml:"data_dir"`
-	TLS         TLS        `yaml:"tls"`
-	BehindProxy bool       `yaml:"behind_proxy"`
-	HTTP        HTTP       `yaml:"http"`
-	Books       Books      `yaml:"books"`
-	Demo        Demo       `yaml:"demo"`
-	Visibility  Visibility `yaml:"visibility"`
-	Sources     []Source   `yaml:"sources"`
-	Auth        Auth       `yaml:"auth"`
-	Store       Store      `yaml:"store"`
-	Log         Log        `yaml:"log"`
+	Listen      string `yaml:"listen"`
+	DataDir     string `yaml:"data_dir"`
+	TLS         TLS    `yaml:"tls"`
+	BehindProxy bool   `yaml:"behind_proxy"`
+	// TrustedProxies are parsed by Validate into Proxies.
+	TrustedProxies []string       `yaml:"trusted_proxies"`
+	Proxies        []netip.Prefix `yaml:"-"`
+	Metrics        Metrics        `yaml:"metrics"`
+	HTTP           HTTP           `yaml:"http"`
+	Books          Books          `yaml:"books"`
+	Demo           Demo           `yaml:"demo"`
+	Visibility     Visibility     `yaml:"visibility"`
+	Sources        []Source       `yaml:"sources"`
+	Auth           Auth           `yaml:"auth"`
+	Store          Store          `yaml:"store"`
+	Log            Log            `yaml:"log"`
 }
 
 // TLS names the certificate and key files.
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+}
+
+// Metrics says where /metrics is served and to whom.
+type Metrics struct {
+	Listen    string `yaml:"listen"`
+	TokenFile string `yaml:"token_file"`
 }
 
 // HTTP holds limits and timeouts.
@@ -401,6 +422,28 @@ func (c *Config) Validate() error {
 	if c.Auth.LoginCache.Duration < 0 || c.Auth.LoginCache.Duration > time.Hour {
 		return errors.New("config: auth.login_cache: must be between 0s and 1h")
 	}
+	c.Proxies = nil
+	for i, p := range c.TrustedProxies {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return fmt.Errorf("config: trusted_proxies[%d]: %q is not an address or a CIDR range (e.g. 10.0.0.5 or 10.0.0.0/8)", i, p)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.Proxies = append(c.Proxies, prefix.Masked())
+	}
+	if c.Metrics.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil || port == "" {
+			return fmt.Errorf("config: metrics.listen: %q is not host:port (e.g. 127.0.0.1:9464)", c.Metrics.Listen)
+		}
+	}
+	if c.Metrics.TokenFile != "" {
+		if _, err := c.MetricsToken(); err != nil {
+			return err
+		}
+	}
 	if c.Auth.OutageGrace.Duration < 0 || c.Auth.OutageGrace.Duration > 7*24*time.Hour {
 		return errors.New("config: auth.outage_grace: must be between 0s (off) and 7d")
 	}
@@ -447,6 +490,23 @@ func (c *Config) Rules() (*directory.Rules, error) {
 		return nil, fmt.Errorf("config: visibility.fields: %w", err)
 	}
 	return r, nil
+}
+
+// MetricsToken reads the bearer token /metrics accepts on the main
+// listener, or "" when none is configured.
+func (c *Config) MetricsToken() (string, error) {
+	if c.Metrics.TokenFile == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(c.Metrics.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("config: metrics.token_file: %v", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 16 {
+		return "", fmt.Errorf("config: metrics.token_file: %s holds %d characters; use a random token of at least 16 (e.g. openssl rand -hex 32)", c.Metrics.TokenFile, len(tok))
+	}
+	return tok, nil
 }
 
 // PlainHTTPWarning says why serving without TLS here is risky, or "" when

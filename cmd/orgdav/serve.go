@@ -85,6 +85,7 @@ func serve(args []string) error {
 		MaxRequestBytes:  cfg.HTTP.MaxRequestBytes,
 		MaxCardBytes:     cfg.HTTP.MaxCardBytes,
 		RenderCacheBytes: cfg.HTTP.RenderCacheBytes,
+		TrustedProxies:   cfg.Proxies,
 		Logger:           log,
 		Registry:         reg,
 	})
