@@ -376,7 +376,16 @@ func (b *personalBook) get(seg string, v4 bool) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	return convertCard(c.Data, v4), c.ETag, nil
+	data := c.Data
+	if err := checkText(data); err != nil {
+		// Stored before PUT checked its text: served repaired, so the
+		// book's responses stay well-formed XML.
+		if _, logged := b.s.repaired.LoadOrStore(c.ETag, true); !logged {
+			b.s.log.Warn("personal card holds text that XML cannot carry; serving it repaired", "user", b.v.user, "card", seg, "err", err)
+		}
+		data = repairText(data)
+	}
+	return convertCard(data, v4), c.ETag, nil
 }
 
 func (b *personalBook) delta(tok string, limit int, fn func(member)) (string, bool, error) {

@@ -28,30 +28,6 @@ func wantsV4(accept string) bool {
 	return false
 }
 
-// etagList parses If-Match / If-None-Match: "*" or quoted tags; weak
-// tags compare by value, as RFC 9110 allows for If-None-Match.
-func etagList(h string) []string {
-	var out []string
-	for _, part := range strings.Split(h, ",") {
-		t := strings.TrimSpace(part)
-		t = strings.TrimPrefix(t, "W/")
-		t = strings.Trim(t, `"`)
-		if t != "" {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func listMatches(list []string, etag string) bool {
-	for _, t := range list {
-		if t == "*" || t == etag {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *Server) getCard(w http.ResponseWriter, r *http.Request, b book, seg string) {
 	data, etag, err := b.get(seg, wantsV4(r.Header.Get("Accept")))
 	if errors.Is(err, store.ErrNotFound) {
@@ -63,14 +39,19 @@ func (s *Server) getCard(w http.ResponseWriter, r *http.Request, b book, seg str
 		http.Error(w, "Internal error reading the card; try again.", http.StatusInternalServerError)
 		return
 	}
+	im, inm, err := requestConditions(r)
+	if err != nil {
+		badCondition(w, err)
+		return
+	}
 	h := w.Header()
 	h.Set("ETag", `"`+etag+`"`)
 	h.Set("Vary", "Accept")
-	if im := r.Header.Get("If-Match"); im != "" && !listMatches(etagList(im), etag) {
+	if im != nil && !im.matchStrong(true, etag) {
 		http.Error(w, "Precondition failed: the card has changed.", http.StatusPreconditionFailed)
 		return
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && listMatches(etagList(inm), etag) {
+	if inm != nil && inm.matchWeak(true, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -80,17 +61,6 @@ func (s *Server) getCard(w http.ResponseWriter, r *http.Request, b book, seg str
 	if r.Method != http.MethodHead {
 		w.Write(data)
 	}
-}
-
-func conditions(r *http.Request) store.Conditions {
-	var c store.Conditions
-	if l := etagList(r.Header.Get("If-Match")); len(l) > 0 {
-		c.IfMatch = l[0]
-	}
-	if l := etagList(r.Header.Get("If-None-Match")); len(l) > 0 {
-		c.IfNoneMatch = l[0]
-	}
-	return c
 }
 
 func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *viewer) {
@@ -111,6 +81,11 @@ func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *vi
 		http.Error(w, "Bad request: card name longer than 255 bytes.", http.StatusBadRequest)
 		return
 	}
+	cond, err := writeConditions(r)
+	if err != nil {
+		badCondition(w, err)
+		return
+	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, s.opt.MaxCardBytes+1))
 	if err != nil {
 		readBodyError(w, err)
@@ -120,7 +95,7 @@ func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *vi
 		xmlError(w, http.StatusRequestEntityTooLarge, "<C:max-resource-size/>")
 		return
 	}
-	pc, err := validateCard(data)
+	pc, err := checkCard(data)
 	if err == nil {
 		err = store.ValidatePersonalUID(pc.uid)
 	}
@@ -128,7 +103,7 @@ func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *vi
 		xmlError(w, http.StatusBadRequest, "<C:valid-address-data/><D:responsedescription>"+textXML(err.Error())+"</D:responsedescription>")
 		return
 	}
-	etag, created, err := s.store.PersonalPut(v.user, rt.card, pc.uid, data, conditions(r))
+	etag, created, err := s.store.PersonalPut(v.user, rt.card, pc.uid, data, cond)
 	var conflict *store.UIDConflictError
 	switch {
 	case errors.Is(err, store.ErrPrecondition):
@@ -164,7 +139,12 @@ func (s *Server) deleteCard(w http.ResponseWriter, r *http.Request, rt route, v 
 		needPrivileges(w, rt.parent(), "unbind")
 		return
 	}
-	err := s.store.PersonalDelete(v.user, rt.card, conditions(r))
+	cond, err := writeConditions(r)
+	if err != nil {
+		badCondition(w, err)
+		return
+	}
+	err = s.store.PersonalDelete(v.user, rt.card, cond)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		http.Error(w, "Not found.", http.StatusNotFound)

@@ -2,12 +2,7 @@ package carddav
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
-	"io"
 	"strings"
-
-	"github.com/emersion/go-vcard"
 )
 
 // contentLine is one unfolded vCard line, split without unescaping the
@@ -19,19 +14,42 @@ type contentLine struct {
 	value       string
 }
 
-// splitLines unfolds a vCard (CRLF or LF, continuation by space or tab).
-func splitLines(data []byte) []string {
-	s := strings.ReplaceAll(string(data), "\r\n", "\n")
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') && len(out) > 0 {
-			out[len(out)-1] += l[1:]
-			continue
-		}
-		if strings.TrimSpace(l) != "" {
-			out = append(out, strings.TrimRight(l, "\r"))
+// cardLine is one unfolded content line and the line of the card it
+// starts on (1-based), for error messages.
+type cardLine struct {
+	text string
+	at   int
+}
+
+// unfold joins a vCard's continuation lines (CRLF or LF; a line starting
+// with a space or tab continues the one before) in time linear in the
+// card's size: a hostile card of a million one-byte continuations costs
+// as much as one long line. Blank lines are dropped.
+func unfold(data []byte) []cardLine {
+	var out []cardLine
+	var cur []byte
+	at := 0
+	flush := func() {
+		if at > 0 && strings.TrimSpace(string(cur)) != "" {
+			out = append(out, cardLine{text: string(cur), at: at})
 		}
 	}
+	for n := 1; len(data) > 0; n++ {
+		l := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			l, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		l = bytes.TrimSuffix(l, []byte("\r"))
+		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') && at > 0 {
+			cur = append(cur, l[1:]...)
+			continue
+		}
+		flush()
+		cur, at = append(cur[:0], l...), n
+	}
+	flush()
 	return out
 }
 
@@ -126,8 +144,8 @@ func (cl contentLine) write(w *cardWriter) {
 
 // cardVersion returns the VERSION value of a raw card.
 func cardVersion(data []byte) string {
-	for _, l := range splitLines(data) {
-		if cl, ok := parseLine(l); ok && cl.name == "VERSION" {
+	for _, l := range unfold(data) {
+		if cl, ok := parseLine(l.text); ok && cl.name == "VERSION" {
 			return strings.TrimSpace(cl.value)
 		}
 	}
@@ -142,8 +160,8 @@ func convertCard(data []byte, v4 bool) []byte {
 		return data
 	}
 	w := &cardWriter{v4: v4}
-	for _, l := range splitLines(data) {
-		cl, ok := parseLine(l)
+	for _, l := range unfold(data) {
+		cl, ok := parseLine(l.text)
 		if !ok {
 			continue
 		}
@@ -250,36 +268,4 @@ func to3(cl *contentLine) bool {
 		cl.params = append(cl.params, "TYPE=pref")
 	}
 	return true
-}
-
-// parsedCard is what PUT needs from an uploaded card.
-type parsedCard struct {
-	uid     string
-	version string
-}
-
-// validateCard checks an uploaded vCard: exactly one card, version 3.0 or
-// 4.0, with a UID and an FN.
-func validateCard(data []byte) (parsedCard, error) {
-	if !bytes.Contains(data, []byte("BEGIN:VCARD")) && !bytes.Contains(bytes.ToUpper(data), []byte("BEGIN:VCARD")) {
-		return parsedCard{}, errors.New("not a vCard: BEGIN:VCARD missing")
-	}
-	dec := vcard.NewDecoder(bytes.NewReader(data))
-	card, err := dec.Decode()
-	if err != nil {
-		return parsedCard{}, fmt.Errorf("invalid vCard: %v", err)
-	}
-	if _, err := dec.Decode(); err != io.EOF {
-		return parsedCard{}, errors.New("exactly one vCard per resource")
-	}
-	pc := parsedCard{version: card.Value(vcard.FieldVersion), uid: strings.TrimSpace(card.Value(vcard.FieldUID))}
-	switch {
-	case pc.version != "3.0" && pc.version != "4.0":
-		return pc, fmt.Errorf("VERSION %q not supported: send 3.0 or 4.0", pc.version)
-	case pc.uid == "":
-		return pc, errors.New("UID missing")
-	case strings.TrimSpace(card.Value(vcard.FieldFormattedName)) == "":
-		return pc, errors.New("FN missing")
-	}
-	return pc, nil
 }

@@ -44,8 +44,8 @@ func fieldValues(e *directory.Entry) map[directory.Field][]string {
 	return v
 }
 
-// unfold turns a response body back into unfolded vCard text.
-func unfold(body string) string {
+// unfoldBody turns a response body back into unfolded vCard text.
+func unfoldBody(body string) string {
 	body = strings.ReplaceAll(body, "&#13;", "\r")
 	body = strings.ReplaceAll(body, "\r\n ", "")
 	body = strings.ReplaceAll(body, "&lt;", "<")
@@ -117,7 +117,7 @@ func TestNoResponseLeaksAFieldTheViewerMayNotSee(t *testing.T) {
 				record(e.do("GET", path, user, "", "Accept", "text/vcard; version=4.0"))
 			}
 		}
-		all := unfold(strings.Join(bodies, "\n"))
+		all := unfoldBody(strings.Join(bodies, "\n"))
 		checked := 0
 		for v, what := range forbidden {
 			if allowed[v] || len(v) < 6 {

@@ -407,7 +407,7 @@ func TestGroupMembersAreCardsOfTheSameBook(t *testing.T) {
 		uids := map[string]bool{}
 		var groups []string
 		for _, resp := range parseMS(t, r.body).Responses {
-			card := unfold(resp.data())
+			card := unfoldBody(resp.data())
 			for _, l := range strings.Split(card, "\r\n") {
 				if u, ok := strings.CutPrefix(l, "UID:"); ok {
 					if uids[u] {

@@ -143,9 +143,12 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, rt route, v *vie
 	case "addressbook-query":
 		qr, err := parseQuery(root)
 		var uc *unsupportedCollation
+		var large *errFilterTooLarge
 		switch {
 		case errors.As(err, &uc):
 			xmlError(w, http.StatusForbidden, "<C:supported-collation/>")
+		case errors.As(err, &large):
+			xmlError(w, http.StatusForbidden, "<C:supported-filter/><D:responsedescription>"+textXML(large.Error())+"</D:responsedescription>")
 		case err != nil:
 			http.Error(w, "Bad request: "+err.Error(), http.StatusBadRequest)
 		default:
@@ -281,7 +284,11 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, v *viewer, b book
 	m.open()
 	n := 0
 	truncated := false
+	ctx := r.Context()
 	b.list(func(mem member) bool {
+		if ctx.Err() != nil {
+			return false // the client has gone: stop the work
+		}
 		data, etag, err := b.get(mem.path(), false)
 		if err != nil || !qr.matches(data) {
 			return true
@@ -314,8 +321,10 @@ func (q *queryRequest) matches(card []byte) bool {
 		return true
 	}
 	var lines []contentLine
-	for _, l := range splitLines(card) {
-		if cl, ok := parseLine(l); ok {
+	for _, l := range unfold(card) {
+		if cl, ok := parseLine(l.text); ok {
+			// Unescaped and folded once per card, not once per term.
+			cl.value = textUnescaper.Replace(cl.value)
 			lines = append(lines, cl)
 		}
 	}
@@ -335,7 +344,7 @@ func (f *propFilter) matches(lines []contentLine) bool {
 	var values []string
 	for _, l := range lines {
 		if l.name == f.name {
-			values = append(values, textUnescaper.Replace(l.value))
+			values = append(values, l.value)
 		}
 	}
 	if f.isNotDefined {
@@ -364,9 +373,9 @@ func (f *propFilter) matches(lines []contentLine) bool {
 }
 
 func (tm *textMatch) matchValue(val string) bool {
-	needle := tm.text
+	needle := tm.text // lower-cased by parseQuery when caseless
 	if tm.caseless {
-		val, needle = strings.ToLower(val), strings.ToLower(needle)
+		val = strings.ToLower(val)
 	}
 	var ok bool
 	switch tm.matchType {

@@ -51,6 +51,7 @@ type Server struct {
 	metrics  *metrics
 	throttle *auth.Throttle
 	views    sync.Map // view fingerprints already saved in the store
+	repaired sync.Map // ETags of stored personal cards served repaired, logged once
 }
 
 // New builds a server over a store.

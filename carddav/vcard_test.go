@@ -100,8 +100,8 @@ func TestRenderedCardsParseAndFoldOnUTF8Boundaries(t *testing.T) {
 		}
 		// go-vcard does not unescape \; (see GO-WEBDAV.md), so the
 		// round trip of escaping is checked with the RFC's own rules.
-		for _, l := range splitLines(data) {
-			cl, _ := parseLine(l)
+		for _, l := range unfold(data) {
+			cl, _ := parseLine(l.text)
 			if cl.name == "TITLE" && textUnescaper.Replace(cl.value) != `Director, Sales; EMEA \ APAC` {
 				t.Errorf("TITLE round trip (escaping): %q", cl.value)
 			}
@@ -131,8 +131,7 @@ func TestEscapeText(t *testing.T) {
 
 func TestRenderHonoursMask(t *testing.T) {
 	e := goldenPerson()
-	full := strings.Join(splitLines(renderPerson(e, directory.AllFields, false)), "\n")
-	none := strings.Join(splitLines(renderPerson(e, 0, false)), "\n")
+	full, none := unfoldedText(renderPerson(e, directory.AllFields, false)), unfoldedText(renderPerson(e, 0, false))
 	for _, secret := range []string{"+49 151 123", "+49 30 123", "Line one", "PHOTO", "E000042", "Kraków", "zoe@example.org"} {
 		if !strings.Contains(full, secret) {
 			t.Errorf("full card lacks %q", secret)
@@ -171,24 +170,52 @@ func TestConvertPersonalCardBetweenVersions(t *testing.T) {
 	}
 }
 
-func TestValidateCard(t *testing.T) {
+// unfoldedText is a card's content lines, unfolded, one per line.
+func unfoldedText(data []byte) string {
+	var out []string
+	for _, l := range unfold(data) {
+		out = append(out, l.text)
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestUploadedCardsAreCheckedAndTheErrorNamesTheLine(t *testing.T) {
+	const head = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:A\r\n"
 	cases := []struct {
-		name, card string
-		ok         bool
+		name, card, err string // err "": accepted
 	}{
-		{"valid 3.0", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:A\r\nN:A;;;;\r\nEND:VCARD\r\n", true},
-		{"valid 4.0 LF only", "BEGIN:VCARD\nVERSION:4.0\nUID:a\nFN:A\nEND:VCARD\n", true},
-		{"no UID", "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nEND:VCARD\r\n", false},
-		{"no FN", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nEND:VCARD\r\n", false},
-		{"version 2.1", "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:a\r\nFN:A\r\nEND:VCARD\r\n", false},
-		{"two cards", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:A\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nUID:b\r\nFN:B\r\nEND:VCARD\r\n", false},
-		{"not a vcard", "hello", false},
-		{"unterminated", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:A\r\n", false},
+		{"valid 3.0", head + "N:A;;;;\r\nEND:VCARD\r\n", ""},
+		{"valid 4.0 with LF only", "BEGIN:VCARD\nVERSION:4.0\nUID:a\nFN:A\nEND:VCARD\n", ""},
+		{"folded lines and a quoted parameter", head + "NOTE;X-A=\"a:b;c\":one\r\n  two\r\n\tthree\r\nitem1.EMAIL;TYPE=INTERNET:a@b\r\nEND:VCARD\r\n", ""},
+		{"no UID", "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nEND:VCARD\r\n", "0 UID properties"},
+		{"two UIDs", head + "UID:b\r\nEND:VCARD\r\n", "2 UID properties"},
+		{"no FN", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nEND:VCARD\r\n", "FN missing"},
+		{"version 2.1", "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:a\r\nFN:A\r\nEND:VCARD\r\n", `VERSION "2.1" not supported`},
+		{"two cards", head + "END:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nUID:b\r\nFN:B\r\nEND:VCARD\r\n", "line 6: more after END:VCARD"},
+		{"not a vCard", "hello", "the first line must be BEGIN:VCARD"},
+		{"no END", head, "END:VCARD missing"},
+		{"NUL", head + "NOTE:a\x00b\r\nEND:VCARD\r\n", "line 5: control character U+0000"},
+		{"another control character", head + "NOTE:a\x1bb\r\nEND:VCARD\r\n", "line 5: control character U+001B"},
+		{"invalid UTF-8", head + "NOTE:caf\xe9\r\nEND:VCARD\r\n", "line 5: byte 0xE9 is not UTF-8"},
+		{"U+FFFE", head + "NOTE:a\uFFFEb\r\nEND:VCARD\r\n", "line 5: U+FFFE"},
+		{"an unterminated quoted parameter", head + "EMAIL;TYPE=\"unterminated:x@y\r\nEND:VCARD\r\n", "line 5: a quoted parameter value is not closed"},
+		{"a line without a colon", head + "NOTE\r\nEND:VCARD\r\n", "line 5: no ':'"},
+		{"a bad property name", head + "NO TE:x\r\nEND:VCARD\r\n", `line 5: property name "NO TE"`},
 	}
 	for _, c := range cases {
-		_, err := validateCard([]byte(c.card))
-		if (err == nil) != c.ok {
-			t.Errorf("%s: err = %v, want ok=%v", c.name, err, c.ok)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			_, err := checkCard([]byte(c.card))
+			if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+				t.Fatalf("err = %v, want %q", err, c.err)
+			}
+		})
+	}
+}
+
+func TestStoredTextThatCannotBeServedIsRepaired(t *testing.T) {
+	bad := []byte("NOTE:a\x00b\x1b\xe9\uFFFEc\r\n")
+	got := repairText(bad)
+	if err := checkText(got); err != nil || string(got) != "NOTE:ab\uFFFDc\r\n" {
+		t.Fatalf("repaired %q: %v", got, err)
 	}
 }

@@ -21,6 +21,10 @@ type node struct {
 	attrs    []xml.Attr
 	children []*node
 	text     string
+	// buf gathers the text while the element is open: comments and
+	// processing instructions split it into many pieces, and joining
+	// them one by one would cost quadratic time.
+	buf []byte
 }
 
 func (n *node) is(space, local string) bool { return n.name.Space == space && n.name.Local == local }
@@ -90,10 +94,13 @@ func parseXML(r io.Reader) (*node, error) {
 			}
 			stack = append(stack, n)
 		case xml.EndElement:
+			n := stack[len(stack)-1]
+			n.text, n.buf = string(n.buf), nil
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(stack) > 0 {
-				stack[len(stack)-1].text += string(t)
+				n := stack[len(stack)-1]
+				n.buf = append(n.buf, t...)
 			}
 		}
 	}
@@ -230,6 +237,18 @@ func parseMultiget(root *node) multigetRequest {
 	return mr
 }
 
+// A query costs the cards of the book times its terms: these bound one
+// query's work. Clients search with a few (iOS: FN, EMAIL, NICKNAME...).
+const (
+	maxQueryTerms    = 32  // prop-filters plus text-matches
+	maxTextMatchSize = 256 // bytes of one text-match
+)
+
+// errFilterTooLarge is refused with CARDDAV:supported-filter.
+type errFilterTooLarge struct{ what string }
+
+func (e *errFilterTooLarge) Error() string { return e.what }
+
 func parseQuery(root *node) (queryRequest, error) {
 	qr := queryRequest{prop: parseProp(root.child(nsDAV, "prop"))}
 	var err error
@@ -241,9 +260,13 @@ func parseQuery(root *node) (queryRequest, error) {
 		return qr, nil
 	}
 	qr.allOf = strings.EqualFold(f.attr("test"), "allof")
+	terms := 0
 	for _, pf := range f.children {
 		if !pf.is(nsCard, "prop-filter") {
 			continue
+		}
+		if terms += 1 + len(pf.children); terms > maxQueryTerms {
+			return qr, &errFilterTooLarge{fmt.Sprintf("more than %d prop-filters and text-matches in one query", maxQueryTerms)}
 		}
 		p := propFilter{name: strings.ToUpper(pf.attr("name")), allOf: strings.EqualFold(pf.attr("test"), "allof")}
 		if p.name == "" {
@@ -254,6 +277,9 @@ func parseQuery(root *node) (queryRequest, error) {
 			case c.is(nsCard, "is-not-defined"):
 				p.isNotDefined = true
 			case c.is(nsCard, "text-match"):
+				if len(c.text) > maxTextMatchSize {
+					return qr, &errFilterTooLarge{fmt.Sprintf("a text-match of %d bytes: at most %d", len(c.text), maxTextMatchSize)}
+				}
 				tm := textMatch{text: c.text, matchType: strings.ToLower(c.attr("match-type")), negate: strings.EqualFold(c.attr("negate-condition"), "yes")}
 				if tm.matchType == "" {
 					tm.matchType = "contains"
@@ -266,6 +292,7 @@ func parseQuery(root *node) (queryRequest, error) {
 				switch col := c.attr("collation"); col {
 				case "", "i;unicode-casemap", "i;ascii-casemap":
 					tm.caseless = true
+					tm.text = strings.ToLower(tm.text)
 				case "i;octet":
 				default:
 					return qr, &unsupportedCollation{col}

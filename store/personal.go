@@ -23,10 +23,11 @@ var (
 	pUIDs    = []byte("uids")
 )
 
-// Conditions are a write's HTTP preconditions.
+// Conditions are a write's preconditions: Allow, when set, says whether
+// the write may go ahead, given whether the card exists and its ETag. It
+// runs inside the write's transaction, so no other write comes between.
 type Conditions struct {
-	IfMatch     string // an ETag (unquoted), "*" or ""
-	IfNoneMatch string // "*", an ETag or ""
+	Allow func(exists bool, etag string) bool
 }
 
 // ErrPrecondition means If-Match or If-None-Match failed.
@@ -235,11 +236,7 @@ func (s *Store) PersonalDelete(user, name string, cond Conditions) error {
 }
 
 func checkConditions(exists bool, etag string, c Conditions) error {
-	switch {
-	case c.IfMatch == "*" && !exists,
-		c.IfMatch != "" && c.IfMatch != "*" && (!exists || c.IfMatch != etag),
-		c.IfNoneMatch == "*" && exists,
-		c.IfNoneMatch != "" && c.IfNoneMatch != "*" && exists && c.IfNoneMatch == etag:
+	if c.Allow != nil && !c.Allow(exists, etag) {
 		return ErrPrecondition
 	}
 	return nil

@@ -214,24 +214,24 @@ func TestPersonalBookConditionsAndConflicts(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "db"), Options{})
 	defer s.Close()
 	card := []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u1\r\nFN:X\r\nEND:VCARD\r\n")
-	etag, created, err := s.PersonalPut("alice", "u1.vcf", "u1", card, Conditions{IfNoneMatch: "*"})
+	etag, created, err := s.PersonalPut("alice", "u1.vcf", "u1", card, Conditions{Allow: func(exists bool, _ string) bool { return !exists }})
 	if err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
-	if _, _, err := s.PersonalPut("alice", "u1.vcf", "u1", card, Conditions{IfNoneMatch: "*"}); !errors.Is(err, ErrPrecondition) {
+	if _, _, err := s.PersonalPut("alice", "u1.vcf", "u1", card, Conditions{Allow: func(exists bool, _ string) bool { return !exists }}); !errors.Is(err, ErrPrecondition) {
 		t.Fatalf("If-None-Match * on existing: %v", err)
 	}
-	if _, _, err := s.PersonalPut("alice", "u1.vcf", "u1", card, Conditions{IfMatch: "stale"}); !errors.Is(err, ErrPrecondition) {
+	if _, _, err := s.PersonalPut("alice", "u1.vcf", "u1", card, Conditions{Allow: func(exists bool, tag string) bool { return exists && tag == "stale" }}); !errors.Is(err, ErrPrecondition) {
 		t.Fatalf("stale If-Match: %v", err)
 	}
 	var conflict *UIDConflictError
 	if _, _, err := s.PersonalPut("alice", "other.vcf", "u1", card, Conditions{}); !errors.As(err, &conflict) || conflict.Name != "u1.vcf" {
 		t.Fatalf("uid conflict: %v", err)
 	}
-	if err := s.PersonalDelete("alice", "u1.vcf", Conditions{IfMatch: "stale"}); !errors.Is(err, ErrPrecondition) {
+	if err := s.PersonalDelete("alice", "u1.vcf", Conditions{Allow: func(exists bool, tag string) bool { return exists && tag == "stale" }}); !errors.Is(err, ErrPrecondition) {
 		t.Fatalf("stale delete: %v", err)
 	}
-	if err := s.PersonalDelete("alice", "u1.vcf", Conditions{IfMatch: etag}); err != nil {
+	if err := s.PersonalDelete("alice", "u1.vcf", Conditions{Allow: func(exists bool, tag string) bool { return exists && tag == etag }}); err != nil {
 		t.Fatal(err)
 	}
 	var got []Change

@@ -1,0 +1,191 @@
+package carddav
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-vcard"
+)
+
+// parsedCard is what PUT needs from an uploaded card.
+type parsedCard struct {
+	uid     string
+	version string
+}
+
+// checkCard checks an uploaded vCard before it is stored: text that can
+// travel inside an XML response (checkText), one card of content lines
+// that parse, VERSION 3.0 or 4.0, one UID and an FN. Errors name the line.
+// Everything it does is linear in the card's size.
+func checkCard(data []byte) (parsedCard, error) {
+	var pc parsedCard
+	if err := checkText(data); err != nil {
+		return pc, err
+	}
+	lines := unfold(data)
+	if len(lines) == 0 || !isLine(lines[0].text, "BEGIN", "VCARD") {
+		return pc, errors.New("not a vCard: the first line must be BEGIN:VCARD")
+	}
+	end := -1
+	versions, uids, fns := 0, 0, 0
+	for i, l := range lines[1:] {
+		if end >= 0 {
+			return pc, fmt.Errorf("line %d: more after END:VCARD: one card per resource", l.at)
+		}
+		if msg := lineProblem(l.text); msg != "" {
+			return pc, fmt.Errorf("line %d: %s", l.at, msg)
+		}
+		cl, _ := parseLine(l.text)
+		switch {
+		case cl.name == "BEGIN":
+			return pc, fmt.Errorf("line %d: a second BEGIN: one card per resource", l.at)
+		case cl.name == "END":
+			if !strings.EqualFold(strings.TrimSpace(cl.value), "VCARD") {
+				return pc, fmt.Errorf("line %d: END:%s does not end a vCard", l.at, cl.value)
+			}
+			end = i
+		case cl.name == "VERSION":
+			versions++
+		case cl.name == "UID":
+			uids++
+		case cl.name == "FN" && strings.TrimSpace(cl.value) != "":
+			fns++
+		}
+	}
+	switch {
+	case end < 0:
+		return pc, errors.New("END:VCARD missing")
+	case versions != 1:
+		return pc, fmt.Errorf("%d VERSION properties: want one, 3.0 or 4.0", versions)
+	case uids != 1:
+		return pc, fmt.Errorf("%d UID properties: want one", uids)
+	case fns == 0:
+		return pc, errors.New("FN missing")
+	}
+	// go-vcard reads the values (unescaping them) from the unfolded card:
+	// its own unfolding joins continuation lines one by one, which takes
+	// quadratic time on a card of many short continuations.
+	var unfolded strings.Builder
+	for _, l := range lines {
+		unfolded.WriteString(l.text)
+		unfolded.WriteString("\r\n")
+	}
+	card, err := vcard.NewDecoder(strings.NewReader(unfolded.String())).Decode()
+	if err != nil && err != io.EOF {
+		return pc, fmt.Errorf("invalid vCard: %v", err)
+	}
+	pc.version, pc.uid = strings.TrimSpace(card.Value(vcard.FieldVersion)), strings.TrimSpace(card.Value(vcard.FieldUID))
+	switch {
+	case pc.version != "3.0" && pc.version != "4.0":
+		return pc, fmt.Errorf("VERSION %q not supported: send 3.0 or 4.0", pc.version)
+	case pc.uid == "":
+		return pc, errors.New("UID is empty")
+	}
+	return pc, nil
+}
+
+func isLine(text, name, value string) bool {
+	cl, ok := parseLine(text)
+	return ok && cl.name == name && strings.EqualFold(strings.TrimSpace(cl.value), value)
+}
+
+// lineProblem says what is wrong with a content line's form, or "".
+func lineProblem(l string) string {
+	quoted := false
+	for i := 0; i < len(l); i++ {
+		switch l[i] {
+		case '"':
+			quoted = !quoted
+		case ':':
+			if quoted {
+				continue
+			}
+			name := l[:i]
+			if j := strings.IndexByte(name, ';'); j >= 0 {
+				name = name[:j]
+			}
+			if _, after, ok := strings.Cut(name, "."); ok {
+				name = after
+			}
+			if !validName(name) {
+				return fmt.Sprintf("property name %q: want letters, digits and -", name)
+			}
+			return ""
+		}
+	}
+	if quoted {
+		return "a quoted parameter value is not closed"
+	}
+	return "no ':' between the property's name and its value"
+}
+
+func validName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkText refuses what is not UTF-8 text or cannot be carried in XML:
+// invalid UTF-8, control characters other than tab, CR and LF, and
+// U+FFFE/U+FFFF. The error names the line.
+func checkText(data []byte) error {
+	line := 1
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '\n':
+				line++
+			case c < 0x20 && c != '\t' && c != '\r', c == 0x7f:
+				return fmt.Errorf("line %d: control character U+%04X: vCard text may not contain it", line, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return fmt.Errorf("line %d: byte 0x%02X is not UTF-8: send the card as UTF-8", line, c)
+		case r == 0xFFFE || r == 0xFFFF:
+			return fmt.Errorf("line %d: U+%04X is not a character", line, r)
+		}
+		i += size
+	}
+	return nil
+}
+
+// repairText makes stored bytes that checkText refuses safe to serve:
+// invalid bytes become U+FFFD, other refused characters are dropped. Cards
+// stored before the check may hold them.
+func repairText(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c < utf8.RuneSelf {
+			if !(c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7f) {
+				out = append(out, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			out = utf8.AppendRune(out, utf8.RuneError)
+		case r != 0xFFFE && r != 0xFFFF:
+			out = append(out, data[i:i+size]...)
+		}
+		i += size
+	}
+	return out
+}
