@@ -13,6 +13,7 @@ import (
 	"github.com/orgdav/orgdav/directory"
 	"github.com/orgdav/orgdav/store"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // env is a running server over a store holding the demo directory.
@@ -189,4 +190,20 @@ func (e *env) sync(user, token string) (changed map[string]string, deleted []str
 		changed[resp.Href] = resp.etag()
 	}
 	return changed, deleted, m.SyncToken
+}
+
+// Routes mounts the DAV server with /metrics and /healthz, as the binary
+// does for a loopback client.
+func Routes(s *Server, st *store.Store, reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := st.Ping(); err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("/", s)
+	return mux
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,56 @@ func TestBinaryRefusesBadConfigNamingTheKey(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
 		t.Fatal("a refused config still created the data directory")
+	}
+}
+
+func TestBinaryServesMetricsWhereTheConfigSays(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	get := func(url, token string) int {
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// By default: the main listener, to this machine only.
+	url, _, stop := runBinary(t, bin, "--data", filepath.Join(dir, "a"))
+	if code := get(url+"metrics", ""); code != http.StatusOK {
+		t.Errorf("default, from loopback: %d", code)
+	}
+	stop()
+
+	// A listener of its own: the phones' listener no longer serves them.
+	cfg := filepath.Join(dir, "listen.yaml")
+	os.WriteFile(cfg, []byte("metrics:\n  listen: 127.0.0.1:0\n"), 0o600)
+	url, logs, stop := runBinary(t, bin, "--config", cfg, "--data", filepath.Join(dir, "b"))
+	waitForLog(t, logs, `msg="metrics served"`, 5*time.Second)
+	m := regexp.MustCompile(`msg="metrics served" url=(\S+)`).FindStringSubmatch(logs.String())
+	if code := get(m[1], ""); code != http.StatusOK {
+		t.Errorf("the metrics listener: %d", code)
+	}
+	if code := get(url+"metrics", ""); code != http.StatusForbidden {
+		t.Errorf("the main listener with a metrics listener set: %d, want 403", code)
+	}
+	stop()
+
+	// A token: the main listener serves whoever carries it.
+	token := filepath.Join(dir, "token")
+	os.WriteFile(token, []byte("f00dfeedf00dfeedf00dfeed\n"), 0o600)
+	cfg = filepath.Join(dir, "token.yaml")
+	os.WriteFile(cfg, []byte("metrics:\n  token_file: "+token+"\n"), 0o600)
+	url, _, stop = runBinary(t, bin, "--config", cfg, "--data", filepath.Join(dir, "c"))
+	defer stop()
+	if code := get(url+"metrics", "f00dfeedf00dfeedf00dfeed"); code != http.StatusOK {
+		t.Errorf("with the token: %d", code)
+	}
+	if code := get(url+"metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("without the token: %d, want 401", code)
 	}
 }

@@ -74,7 +74,7 @@ func startLive(t *testing.T, people int) *liveServer {
 	ls := &liveServer{t: t, st: st, snap: directory.Demo(people)}
 	ls.apply()
 	reg := prometheus.NewRegistry()
-	h := carddav.Routes(carddav.New(st, rules, auth.DemoAuth{Store: st, Password: directory.DemoPassword}, carddav.Options{Registry: reg}), st, reg)
+	h := carddav.New(st, rules, auth.DemoAuth{Store: st, Password: directory.DemoPassword}, carddav.Options{Registry: reg})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -89,8 +89,12 @@ func serve(args []string) error {
 		Logger:           log,
 		Registry:         reg,
 	})
+	metricsToken, err := cfg.MetricsToken()
+	if err != nil {
+		return err
+	}
 	hs := &http.Server{
-		Handler:           carddav.Routes(srv, st, reg),
+		Handler:           routes(srv, st, reg, cfg, metricsToken),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.HTTP.ReadTimeout.Duration,
 		WriteTimeout:      cfg.HTTP.WriteTimeout.Duration,
@@ -118,6 +122,16 @@ func serve(args []string) error {
 	if admin != nil {
 		go adminSrv.Serve(admin)
 		defer adminSrv.Close()
+	}
+	if cfg.Metrics.Listen != "" {
+		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen %s: %w (is another server on that port?)", cfg.Metrics.Listen, err)
+		}
+		ms := &http.Server{Handler: opsRoutes(st, reg), ReadHeaderTimeout: 10 * time.Second}
+		go ms.Serve(mln)
+		defer ms.Close()
+		log.Info("metrics served", "url", "http://"+mln.Addr().String()+"/metrics")
 	}
 	log.Info("orgdav serving", "url", url, "data", cfg.DataDir, "people", st.Stats().People)
 	if len(cfg.Sources) == 0 {
