@@ -83,6 +83,12 @@ func parseXML(r io.Reader) (*node, error) {
 			if count > maxXMLElements || len(stack) >= maxXMLDepth {
 				return nil, errXMLTooLarge
 			}
+			// XML 1.0 lets a name hold colons that namespaces do not: such
+			// a name cannot be echoed back (a 404 propstat) as well-formed
+			// namespaced XML.
+			if t.Name.Local == "" || strings.Contains(t.Name.Local, ":") {
+				return nil, fmt.Errorf("malformed XML: element name %q", t.Name.Local)
+			}
 			n := &node{name: t.Name, attrs: t.Attr}
 			if len(stack) > 0 {
 				p := stack[len(stack)-1]

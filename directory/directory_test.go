@@ -172,7 +172,8 @@ func TestValidPhone(t *testing.T) {
 
 func TestValidBirthday(t *testing.T) {
 	cases := map[string]bool{"1980-05-17": true, "19800517": true, "--05-17": true, "--0517": true, "1980-13-01": false,
-		"1980-00-10": false, "--05-32": false, "17.05.1980": false, "": false, "1980-5-17": false, "abcd-05-17": false}
+		"1980-00-10": false, "--05-32": false, "17.05.1980": false, "": false, "1980-5-17": false, "abcd-05-17": false,
+		"--0-101": false, "000001-01": false, "1980-0517": false, "198005-17": false}
 	for in, want := range cases {
 		if got := validBirthday(in); got != want {
 			t.Errorf("validBirthday(%q) = %v, want %v", in, got, want)

@@ -357,21 +357,26 @@ func dedupeFold(in []string) []string {
 	return in
 }
 
-// validBirthday accepts YYYY-MM-DD, YYYYMMDD, --MM-DD and --MMDD.
+// validBirthday accepts YYYY-MM-DD, YYYYMMDD, --MM-DD and --MMDD, and
+// nothing in between.
 func validBirthday(s string) bool {
-	year, rest := "", s
-	if strings.HasPrefix(s, "--") {
-		rest = s[2:]
-	} else if len(s) >= 8 {
-		year, rest = s[:4], strings.TrimPrefix(s[4:], "-")
-	} else {
+	year, md := "", ""
+	switch {
+	case strings.HasPrefix(s, "--") && len(s) == 7 && s[4] == '-':
+		md = s[2:4] + s[5:]
+	case strings.HasPrefix(s, "--"):
+		md = s[2:]
+	case len(s) == 10 && s[4] == '-' && s[7] == '-':
+		year, md = s[:4], s[5:7]+s[8:]
+	case len(s) == 8:
+		year, md = s[:4], s[4:]
+	default:
 		return false
 	}
-	rest = strings.Replace(rest, "-", "", 1)
-	if len(rest) != 4 || !allDigits(year) || !allDigits(rest) {
+	if len(md) != 4 || !allDigits(year) || !allDigits(md) {
 		return false
 	}
-	m, d := (rest[0]-'0')*10+rest[1]-'0', (rest[2]-'0')*10+rest[3]-'0'
+	m, d := (md[0]-'0')*10+md[1]-'0', (md[2]-'0')*10+md[3]-'0'
 	return m >= 1 && m <= 12 && d >= 1 && d <= 31
 }
 
