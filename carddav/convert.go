@@ -163,6 +163,9 @@ func convertCard(data []byte, v4 bool) []byte {
 	for _, l := range unfold(data) {
 		cl, ok := parseLine(l.text)
 		if !ok {
+			// Stored before PUT checked the form (an unclosed quoted
+			// parameter): kept as it is rather than lost.
+			w.line(l.text)
 			continue
 		}
 		if cl.name == "VERSION" {

@@ -40,6 +40,14 @@ func (w *cardWriter) raw(name, params, value string) {
 	w.b = append(w.b, "\r\n"...)
 }
 
+// line writes a content line as it came, folded.
+func (w *cardWriter) line(l string) {
+	start := len(w.b)
+	w.b = append(w.b, l...)
+	w.b = foldFrom(w.b, start)
+	w.b = append(w.b, "\r\n"...)
+}
+
 func (w *cardWriter) text(name, params, value string) {
 	w.raw(name, params, escapeText(value))
 }

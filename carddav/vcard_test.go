@@ -219,3 +219,10 @@ func TestStoredTextThatCannotBeServedIsRepaired(t *testing.T) {
 		t.Fatalf("repaired %q: %v", got, err)
 	}
 }
+
+func TestConversionKeepsALineItCannotParse(t *testing.T) {
+	stored := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:A\r\nEMAIL;TYPE=\"unterminated:x@y\r\nEND:VCARD\r\n"
+	if v4 := string(convertCard([]byte(stored), true)); !strings.Contains(v4, "EMAIL;TYPE=\"unterminated:x@y\r\n") || !strings.Contains(v4, "VERSION:4.0") {
+		t.Fatalf("4.0 of a card with an unclosed quoted parameter:\n%s", v4)
+	}
+}
