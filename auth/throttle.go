@@ -1,6 +1,9 @@
 package auth
 
 import (
+	"container/list"
+	"encoding/binary"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"time"
@@ -8,89 +11,143 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Throttle limits failed logins per user name and per client address. A
-// key whose failure budget is spent is refused before its password is
-// checked, so guessing costs time without telling anything.
+// Throttle limits failed logins per client address, and per user name from
+// that client. A client whose failure budget is spent is refused before its
+// password is checked, so guessing costs time without telling anything.
+//
+// Only a client's own failures ever refuse it: keying a budget by the user
+// name alone would let anyone lock a user out by failing for them, and the
+// user's phone, sending the right password, must keep working wherever the
+// guesses come from. The directory's own lockout policy, if any, remains
+// the defence against guesses spread over many addresses.
 type Throttle struct {
+	seed maphash.Seed
+	now  func() time.Time // nil means time.Now; tests set it
+
 	mu      sync.Mutex
-	entries map[string]*throttleEntry
-	perUser rate.Limit
-	userB   int
-	perIP   rate.Limit
-	ipB     int
+	entries map[uint64]*list.Element
+	// order holds *throttleEntry, the most recent failure in front: the
+	// back is what is evicted at the cap and first to be full again.
+	order list.List
+	max   int
 }
 
+// throttleEntry is the failure budget of one key, a hash of what it
+// counts: the key's length does not depend on the user name a client
+// sends, so every entry costs the same.
 type throttleEntry struct {
-	lim  *rate.Limiter
-	seen time.Time
+	key uint64
+	lim rate.Limiter
 }
 
-const maxThrottleEntries = 100000
+// budget is how many failures a key may have at once, and how fast one
+// comes back.
+type budget struct {
+	every rate.Limit
+	burst int
+}
 
-// NewThrottle allows 5 failures per user name, then one per 10 s, and 20
-// per client address, then one every 2 s.
+var (
+	// A phone with an old password retries a few times; someone guessing
+	// one user's password gets one try per 10 s once those are spent.
+	pairBudget = budget{rate.Every(10 * time.Second), 5}
+	// One client guessing many users' passwords, or guessing while only
+	// cached logins can be checked.
+	clientBudget = budget{rate.Every(2 * time.Second), 20}
+)
+
+// maxThrottleEntries bounds the failure budgets kept, about 180 bytes each.
+// Past it the least recently failing key is forgotten: that only ever
+// gives a failing client its budget back early, never refuses anyone.
+const maxThrottleEntries = 40000
+
+// expirePerFail is how many full-again budgets each failure clears from the
+// back, so quiet keys leave without a sweep and no call does more than a
+// fixed amount of work.
+const expirePerFail = 4
+
+// NewThrottle allows 5 failures per user name from one client, then one
+// per 10 s, and 20 per client, then one every 2 s.
 func NewThrottle() *Throttle {
 	return &Throttle{
-		entries: map[string]*throttleEntry{},
-		perUser: rate.Every(10 * time.Second), userB: 5,
-		perIP: rate.Every(2 * time.Second), ipB: 20,
+		seed:    maphash.MakeSeed(),
+		entries: map[uint64]*list.Element{},
+		max:     maxThrottleEntries,
 	}
 }
 
-func (t *Throttle) limiter(key string, create bool) *rate.Limiter {
-	e := t.entries[key]
-	if e == nil {
-		if !create {
-			return nil
-		}
-		if len(t.entries) >= maxThrottleEntries {
-			t.prune()
-		}
-		lim, b := t.perUser, t.userB
-		if strings.HasPrefix(key, "ip:") {
-			lim, b = t.perIP, t.ipB
-		}
-		e = &throttleEntry{lim: rate.NewLimiter(lim, b)}
-		t.entries[key] = e
+func (t *Throttle) clock() time.Time {
+	if t.now != nil {
+		return t.now()
 	}
-	e.seen = time.Now()
-	return e.lim
+	return time.Now()
 }
 
-// prune forgets keys that have been quiet long enough to be full again.
-func (t *Throttle) prune() {
-	cutoff := time.Now().Add(-10 * time.Minute)
-	for k, e := range t.entries {
-		if e.seen.Before(cutoff) {
-			delete(t.entries, k)
-		}
-	}
+// Kinds of key, hashed in first so a client and a pair never share one.
+const (
+	kindPair byte = iota
+	kindClient
+)
+
+// userKey folds what a directory ignores when it matches a login name
+// (case, surrounding and repeated spaces), so "Dave " is no fresh budget.
+func userKey(user string) string {
+	return strings.Join(strings.Fields(strings.ToLower(user)), " ")
 }
 
-// Blocked reports whether the user or address has no failures left, and
-// how long until one is available again.
+// hash keys by a seeded hash: a client cannot choose names that collide
+// with another's budget without knowing the seed.
+func (t *Throttle) hash(kind byte, user, ip string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(t.seed)
+	h.WriteByte(kind)
+	// The user's length first: no user and address split the same bytes
+	// into another pair.
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(user)))
+	h.Write(n[:])
+	h.WriteString(user)
+	h.WriteString(ip)
+	return h.Sum64()
+}
+
+func (t *Throttle) pairKey(user, ip string) uint64 { return t.hash(kindPair, userKey(user), ip) }
+func (t *Throttle) clientKey(ip string) uint64     { return t.hash(kindClient, "", ip) }
+
+// Blocked reports whether ip has no failures left, for user or in total,
+// and how long until one is available again. Failures from other clients
+// never count.
 func (t *Throttle) Blocked(user, ip string) (bool, time.Duration) {
+	pair, client := t.pairKey(user, ip), t.clientKey(ip)
+	now := t.clock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := time.Now()
-	for _, k := range []string{"user:" + strings.ToLower(user), "ip:" + ip} {
-		if l := t.limiter(k, false); l != nil && l.TokensAt(now) < 1 {
-			r := l.ReserveN(now, 1)
-			d := r.DelayFrom(now)
-			r.CancelAt(now)
-			return true, d
-		}
+	wait := max(t.wait(pair, now), t.wait(client, now))
+	return wait > 0, wait
+}
+
+// wait is how long until key has a failure left; 0 if it has one now.
+func (t *Throttle) wait(key uint64, now time.Time) time.Duration {
+	el := t.entries[key]
+	if el == nil {
+		return 0
 	}
-	return false, 0
+	lim := &el.Value.(*throttleEntry).lim
+	tokens := lim.TokensAt(now)
+	if tokens >= 1 {
+		return 0
+	}
+	return max(time.Duration((1-tokens)/float64(lim.Limit())*float64(time.Second)), time.Nanosecond)
 }
 
 // Fail counts a failed login of user from ip.
 func (t *Throttle) Fail(user, ip string) {
+	pair, client := t.pairKey(user, ip), t.clientKey(ip)
+	now := t.clock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := time.Now()
-	t.limiter("user:"+strings.ToLower(user), true).AllowN(now, 1)
-	t.limiter("ip:"+ip, true).AllowN(now, 1)
+	t.spend(pair, pairBudget, now)
+	t.spend(client, clientBudget, now)
 }
 
 // FailClient counts an attempt from ip that could not be checked (the
@@ -98,7 +155,55 @@ func (t *Throttle) Fail(user, ip string) {
 // hit, so guesses still cost the client; the user is not blocked by
 // someone else's guesses.
 func (t *Throttle) FailClient(ip string) {
+	client := t.clientKey(ip)
+	now := t.clock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.limiter("ip:"+ip, true).AllowN(time.Now(), 1)
+	t.spend(client, clientBudget, now)
+}
+
+// spend takes one failure from key's budget, creating it full.
+func (t *Throttle) spend(key uint64, b budget, now time.Time) {
+	t.expire(now)
+	el := t.entries[key]
+	switch {
+	case el != nil:
+		t.order.MoveToFront(el)
+	case t.order.Len() >= t.max:
+		// Reuse the oldest entry: at the cap, failures allocate nothing.
+		el = t.order.Back()
+		e := el.Value.(*throttleEntry)
+		delete(t.entries, e.key)
+		e.key, e.lim = key, *rate.NewLimiter(b.every, b.burst)
+		t.entries[key] = el
+		t.order.MoveToFront(el)
+	default:
+		el = t.order.PushFront(&throttleEntry{key: key, lim: *rate.NewLimiter(b.every, b.burst)})
+		t.entries[key] = el
+	}
+	el.Value.(*throttleEntry).lim.AllowN(now, 1)
+}
+
+// expire forgets budgets at the back that are full again: they refuse
+// nothing, and a key that fails anew starts full anyway.
+func (t *Throttle) expire(now time.Time) {
+	for range expirePerFail {
+		el := t.order.Back()
+		if el == nil {
+			return
+		}
+		e := el.Value.(*throttleEntry)
+		if e.lim.TokensAt(now) < float64(e.lim.Burst()) {
+			return
+		}
+		delete(t.entries, e.key)
+		t.order.Remove(el)
+	}
+}
+
+// size is the number of budgets kept, for tests.
+func (t *Throttle) size() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.order.Len()
 }

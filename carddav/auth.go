@@ -2,7 +2,6 @@ package carddav
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 
@@ -11,14 +10,6 @@ import (
 
 // Realm is the fixed Basic realm: macOS fails when it varies by host name.
 const Realm = "orgdav"
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 func challenge(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`", charset="UTF-8"`)
@@ -34,7 +25,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) string {
 		challenge(w)
 		return ""
 	}
-	ip := clientIP(r)
+	// Checked before the password, so a client whose guesses are spent
+	// learns nothing about its next one; only its own failures count, so
+	// no one else's guesses can keep a user with the right password out.
+	ip := s.clientIP(r)
 	if blocked, wait := s.throttle.Blocked(user, ip); blocked {
 		s.metrics.authFailures.WithLabelValues("throttled").Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
