@@ -104,3 +104,43 @@ func FuzzSyncToken(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCardPUT sends arbitrary bodies as a PUT of a personal card: a
+// refused write changes nothing, an accepted one is served back as text
+// XML can carry, and the book's answers stay well-formed.
+func FuzzCardPUT(f *testing.F) {
+	f.Add("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:A\r\nEND:VCARD\r\n", "text/vcard")
+	f.Add("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:A\x00\r\nEND:VCARD\r\n", "text/vcard")
+	f.Add("BEGIN:VCARD\nVERSION:4.0\nUID:b\nFN:B\nEMAIL;TYPE=\"x:y@z\nEND:VCARD\n", "text/x-vcard")
+	e := newEnv(f, 40)
+	book := bookPath("alice", bookPersonal)
+	f.Fuzz(func(t *testing.T, card, ctype string) {
+		before, _ := e.st.PersonalInfo("alice")
+		req := httptest.NewRequest("PUT", book+"fuzz.vcf", strings.NewReader(card))
+		req.SetBasicAuth("alice", "demo")
+		req.Header.Set("Content-Type", ctype)
+		w := httptest.NewRecorder()
+		e.srv.Config.Handler.ServeHTTP(w, req)
+		after, _ := e.st.PersonalInfo("alice")
+		switch {
+		case w.Code >= 500:
+			t.Fatalf("PUT: %d %s", w.Code, w.Body)
+		case w.Code >= 400 && after.Rev != before.Rev:
+			t.Fatalf("a refused PUT (%d) changed the book", w.Code)
+		case w.Code < 300:
+			get := httptest.NewRequest("GET", book+"fuzz.vcf", nil)
+			get.SetBasicAuth("alice", "demo")
+			get.Header.Set("Accept", "text/vcard; version=4.0")
+			gw := httptest.NewRecorder()
+			e.srv.Config.Handler.ServeHTTP(gw, get)
+			if err := checkText(gw.Body.Bytes()); gw.Code != http.StatusOK || err != nil {
+				t.Fatalf("an accepted card is served %d: %v", gw.Code, err)
+			}
+			sync := httptest.NewRequest("REPORT", book, strings.NewReader(syncBody("", true)))
+			sync.SetBasicAuth("alice", "demo")
+			sw := httptest.NewRecorder()
+			e.srv.Config.Handler.ServeHTTP(sw, sync)
+			wellFormed(t, "sync-collection after an accepted card", sw.Body.String())
+		}
+	})
+}

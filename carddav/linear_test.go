@@ -2,6 +2,8 @@ package carddav
 
 import (
 	"bytes"
+	"context"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -84,5 +86,25 @@ func TestAQueryOfTooManyTermsIsRefused(t *testing.T) {
 	long := `<C:prop-filter name="FN"><C:text-match>` + strings.Repeat("a", maxTextMatchSize+1) + `</C:text-match></C:prop-filter>`
 	if r := e.do("REPORT", bookPath("alice", bookCompany), "alice", `<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/></D:prop><C:filter>`+long+`</C:filter></C:addressbook-query>`); r.code != 403 {
 		t.Fatalf("a long text-match: %d", r.code)
+	}
+}
+
+func TestAQueryStopsWhenItsClientLeaves(t *testing.T) {
+	e := newEnv(t, 300)
+	body := `<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/></D:prop><C:filter><C:prop-filter name="FN"><C:text-match>a</C:text-match></C:prop-filter></C:filter></C:addressbook-query>`
+	ask := func(ctx context.Context) int {
+		req := httptest.NewRequest("REPORT", bookPath("alice", bookCompany), strings.NewReader(body)).WithContext(ctx)
+		req.SetBasicAuth("alice", "demo")
+		w := httptest.NewRecorder()
+		e.srv.Config.Handler.ServeHTTP(w, req)
+		return strings.Count(w.Body.String(), "<D:response>")
+	}
+	if n := ask(context.Background()); n < 100 {
+		t.Fatalf("the query matched %d cards", n)
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if n := ask(gone); n != 0 {
+		t.Fatalf("the query went on for %d cards after its client left", n)
 	}
 }
