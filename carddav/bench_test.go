@@ -167,3 +167,20 @@ func BenchmarkApplySnapshotOnePersonChanged(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQueryOfTheMostTermsAllowed is the costliest query a client may
+// send: maxQueryTerms terms that match nothing, over the whole book.
+func BenchmarkQueryOfTheMostTermsAllowed(b *testing.B) {
+	e := sharedBenchEnv(b)
+	var sb strings.Builder
+	sb.WriteString(`<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/></D:prop><C:filter>`)
+	for range maxQueryTerms / 2 {
+		sb.WriteString(`<C:prop-filter name="FN"><C:text-match match-type="contains">` + strings.Repeat("z", maxTextMatchSize) + `</C:text-match></C:prop-filter>`)
+	}
+	sb.WriteString(`</C:filter></C:addressbook-query>`)
+	body := sb.String()
+	for b.Loop() {
+		e.serve(b, "REPORT", bookPath("alice", bookCompany), body)
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(len(e.hrefs)), "µs/card")
+}
