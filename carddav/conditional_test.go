@@ -122,3 +122,18 @@ func FuzzTagList(f *testing.F) {
 		}
 	})
 }
+
+func TestConditionsOnAnotherUsersBookTellNothing(t *testing.T) {
+	e := newEnv(t, 60)
+	bobs := bookPath("bob", bookPersonal) + "x.vcf"
+	if r := e.do("PUT", bobs, "bob", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:X\r\nEND:VCARD\r\n"); r.code != http.StatusCreated {
+		t.Fatalf("bob's own card: %d", r.code)
+	}
+	for _, h := range []string{`"`, `*`, `"whatever"`} {
+		for _, m := range []string{"PUT", "DELETE", "GET"} {
+			if r := e.do(m, bobs, "alice", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:X\r\nEND:VCARD\r\n", "If-Match", h); r.code != http.StatusNotFound {
+				t.Errorf("alice %s on bob's card with If-Match %s: %d, want 404", m, h, r.code)
+			}
+		}
+	}
+}
