@@ -81,24 +81,13 @@ func parseTagList(values []string) (*tagList, error) {
 
 // matchStrong is If-Match's test: a current representation whose tag is
 // in the list by strong comparison (a weak tag never matches).
-func (l *tagList) matchStrong(exists bool, etag string) bool {
-	if !exists {
-		return false
-	}
-	if l.any {
-		return true
-	}
-	for _, t := range l.tags {
-		if !t.weak && t.opaque == etag {
-			return true
-		}
-	}
-	return false
-}
+func (l *tagList) matchStrong(exists bool, etag string) bool { return l.match(exists, etag, true) }
 
 // matchWeak is If-None-Match's test, by weak comparison: true when the
 // condition fails (the tag is current, or "*" and the card exists).
-func (l *tagList) matchWeak(exists bool, etag string) bool {
+func (l *tagList) matchWeak(exists bool, etag string) bool { return l.match(exists, etag, false) }
+
+func (l *tagList) match(exists bool, etag string, strong bool) bool {
 	if !exists {
 		return false
 	}
@@ -106,7 +95,7 @@ func (l *tagList) matchWeak(exists bool, etag string) bool {
 		return true
 	}
 	for _, t := range l.tags {
-		if t.opaque == etag {
+		if t.opaque == etag && !(strong && t.weak) {
 			return true
 		}
 	}
