@@ -392,7 +392,7 @@ func (b *personalBook) delta(tok string, limit int, fn func(member)) (string, bo
 	var since uint64
 	if tok != "" {
 		t, ok := parseToken(tok)
-		if !ok || t.epoch != b.s.store.Epoch() || t.book != bookPersonal || t.rev > b.info.Rev || t.rev < b.info.Horizon {
+		if !ok || t.epoch != b.s.store.Epoch() || t.book != bookPersonal || t.fp != "-" || t.rev > b.info.Rev || t.rev < b.info.Horizon {
 			return "", false, errInvalidToken
 		}
 		if t.rev == b.info.Rev {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -86,6 +87,16 @@ func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *vi
 		badCondition(w, err)
 		return
 	}
+	// Preconditions come before the content (RFC 9110 13.2.1): a client
+	// whose copy is stale learns that first. The store checks them again
+	// in its write.
+	if cond.Allow != nil {
+		etag, exists := b.find(rt.card)
+		if !cond.Allow(exists, etag) {
+			http.Error(w, "Precondition failed: the card has changed or already exists.", http.StatusPreconditionFailed)
+			return
+		}
+	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, s.opt.MaxCardBytes+1))
 	if err != nil {
 		readBodyError(w, err)
@@ -110,7 +121,7 @@ func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *vi
 		http.Error(w, "Precondition failed: the card has changed or already exists.", http.StatusPreconditionFailed)
 		return
 	case errors.As(err, &conflict):
-		xmlError(w, http.StatusConflict, "<C:no-uid-conflict>"+hrefXML(bookPath(v.user, bookPersonal)+conflict.Name)+"</C:no-uid-conflict>")
+		xmlError(w, http.StatusConflict, "<C:no-uid-conflict>"+hrefXML(bookPath(v.user, bookPersonal)+url.PathEscape(conflict.Name))+"</C:no-uid-conflict>")
 		return
 	case err != nil:
 		s.log.Error("storing personal card failed", "user", v.user, "card", rt.card, "err", err)

@@ -38,12 +38,17 @@ func TestWritesCheckEveryEntityTagOfTheirConditions(t *testing.T) {
 		{"GET If-None-Match among others", "GET", "If-None-Match", `"a", CURRENT`, http.StatusNotModified},
 		{"GET If-Match strong only", "GET", "If-Match", "W/CURRENT", http.StatusPreconditionFailed},
 		{"GET with a malformed condition", "GET", "If-None-Match", `W/x`, http.StatusBadRequest},
+		{"a failed precondition is told before a bad card", "PUT BAD", "If-Match", `"other"`, http.StatusPreconditionFailed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			info, _ := e.st.PersonalInfo("alice")
 			value := strings.ReplaceAll(c.value, "CURRENT", current)
-			r := e.do(c.method, p, "alice", card("changed by "+c.name), c.header, value)
+			method, body := c.method, card("changed by "+c.name)
+			if method == "PUT BAD" {
+				method, body = "PUT", "not a card"
+			}
+			r := e.do(method, p, "alice", body, c.header, value)
 			if r.code != c.want {
 				t.Fatalf("%s %s: %s: %d, want %d: %s", c.method, c.header, value, r.code, c.want, r.body)
 			}

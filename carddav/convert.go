@@ -135,11 +135,12 @@ func (cl contentLine) write(w *cardWriter) {
 	if cl.group != "" {
 		name = cl.group + "." + name
 	}
-	params := ""
+	var params strings.Builder
 	for _, p := range cl.params {
-		params += ";" + p
+		params.WriteByte(';')
+		params.WriteString(p)
 	}
-	w.raw(name, params, cl.value)
+	w.raw(name, params.String(), cl.value)
 }
 
 // cardVersion returns the VERSION value of a raw card.

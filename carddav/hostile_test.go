@@ -89,3 +89,30 @@ func TestCardsThatWouldBreakTheBookAreRefusedAndStoredOnesRepaired(t *testing.T)
 		t.Fatalf("GET of a stored bad card: %d %q", r.code, r.body)
 	}
 }
+
+func TestNoPathPropertyOrDirectoryValueMakesAResponseIllFormed(t *testing.T) {
+	e := newEnv(t, 60)
+	// What a directory holds comes from whoever may edit their own entry.
+	e.person("bob").Title = "Boss\uFFFE\x01 caf\xe9"
+	e.apply()
+	if r := e.do("REPORT", bookPath("alice", bookCompany), "alice", syncBody("", true)); r.code != http.StatusMultiStatus {
+		t.Fatalf("sync: %d", r.code)
+	} else {
+		wellFormed(t, "a book holding a title XML cannot carry", r.body)
+	}
+	for _, path := range []string{bookPath("alice", bookPersonal) + "%01x", bookPath("alice", bookCompany) + "%FF", bookPath("alice", bookPersonal) + "a%0Cb"} {
+		r := e.do("PROPPATCH", path, "alice", `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname></D:prop></D:set></D:propertyupdate>`)
+		if r.code != http.StatusMultiStatus {
+			t.Fatalf("PROPPATCH %s: %d", path, r.code)
+		}
+		wellFormed(t, "PROPPATCH "+path, r.body)
+	}
+	r := e.do("PROPFIND", bookPath("alice", bookCompany), "alice", `<D:propfind xmlns:D="DAV:"><D:prop><xml:lang/><D:getetag/></D:prop></D:propfind>`, "Depth", "0")
+	if r.code != http.StatusMultiStatus || !strings.Contains(r.body, "<xml:lang/>") || strings.Contains(r.body, "xmlns:X=\"http://www.w3.org/XML/1998/namespace\"") {
+		t.Errorf("xml:lang asked for: %d %s", r.code, r.body)
+	}
+	many := strings.Repeat("<D:x/>", maxProps+1)
+	if r := e.do("PROPFIND", bookPath("alice", bookCompany), "alice", `<D:propfind xmlns:D="DAV:"><D:prop>`+many+`</D:prop></D:propfind>`, "Depth", "1"); r.code != http.StatusBadRequest {
+		t.Errorf("a PROPFIND of %d properties: %d, want 400", maxProps+1, r.code)
+	}
+}

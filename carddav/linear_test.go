@@ -70,6 +70,15 @@ func TestParsingIsLinearOnTheWorstInputsFound(t *testing.T) {
 	t.Run("a GET of it converted to 4.0", func(t *testing.T) {
 		requireLinear(t, 30000, func(n int) { convertCard(folded(n), true) })
 	})
+	t.Run("a GET as 3.0 of a 4.0 card of one property with many parameters", func(t *testing.T) {
+		requireLinear(t, 5000, func(n int) {
+			card := "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:u\r\nFN:F\r\nX-A" + strings.Repeat(";a", n) + ":v\r\nEND:VCARD\r\n"
+			if _, err := checkCard([]byte(card)); err != nil {
+				t.Fatal(err)
+			}
+			convertCard([]byte(card), false)
+		})
+	})
 	t.Run("a query of it", func(t *testing.T) {
 		qr := queryRequest{filters: []propFilter{{name: "NOTE", texts: []textMatch{{text: "zzz", matchType: "contains", caseless: true}}}}}
 		requireLinear(t, 30000, func(n int) { qr.matches(folded(n)) })

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -30,6 +31,10 @@ const msOpen = `<?xml version="1.0" encoding="utf-8"?>` + "\n" +
 func emptyTag(n xml.Name) string {
 	if p, ok := prefixes[n.Space]; ok {
 		return "<" + p + ":" + n.Local + "/>"
+	}
+	if n.Space == nsXML {
+		// Bound to xml: by XML itself; declaring it again is an error.
+		return "<xml:" + n.Local + "/>"
 	}
 	if n.Space == "" {
 		return "<" + n.Local + ` xmlns=""/>`
@@ -131,28 +136,43 @@ func escapeTo(w *bufio.Writer, s string) {
 }
 
 // escapeBytesTo writes b as XML character data. CR is written as &#13; so
-// the CRLF line ends of vCards survive XML's line-end normalisation.
+// the CRLF line ends of vCards survive XML's line-end normalisation. What
+// XML cannot carry at all (control characters, invalid UTF-8, U+FFFE and
+// U+FFFF) becomes U+FFFD, as encoding/xml does: whatever a directory, a
+// stored card or a request path holds, the response stays well-formed.
 func escapeBytesTo(w *bufio.Writer, b []byte) {
 	last := 0
 	for i := 0; i < len(b); i++ {
 		var esc string
-		switch b[i] {
-		case '&':
+		size := 1
+		switch c := b[i]; {
+		case c == '&':
 			esc = "&amp;"
-		case '<':
+		case c == '<':
 			esc = "&lt;"
-		case '>':
+		case c == '>':
 			esc = "&gt;"
-		case '\r':
+		case c == '\r':
 			esc = "&#13;"
-		case '"':
+		case c == '"':
 			esc = "&quot;"
-		default:
+		case c == '\t' || c == '\n' || c >= 0x20 && c < utf8.RuneSelf:
 			continue
+		case c < 0x20:
+			esc = "\uFFFD"
+		default:
+			var r rune
+			r, size = utf8.DecodeRune(b[i:])
+			if (r != utf8.RuneError || size > 1) && r != 0xFFFE && r != 0xFFFF {
+				i += size - 1
+				continue
+			}
+			esc = "\uFFFD"
 		}
 		w.Write(b[last:i])
 		w.WriteString(esc)
-		last = i + 1
+		last = i + size
+		i += size - 1
 	}
 	w.Write(b[last:])
 }

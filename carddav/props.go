@@ -264,7 +264,7 @@ func (s *Server) propfindCard(w http.ResponseWriter, r *http.Request, rt route, 
 
 // proppatch refuses every property change in a 207, as RFC 4918 allows;
 // Apple's me-card PROPPATCH gets a clean answer instead of an error page.
-func (s *Server) proppatch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) proppatch(w http.ResponseWriter, r *http.Request, rt route) {
 	root, err := parseXML(r.Body)
 	if err != nil {
 		readBodyError(w, err)
@@ -285,7 +285,7 @@ func (s *Server) proppatch(w http.ResponseWriter, r *http.Request) {
 	bw, finish := body(w, r, "application/xml; charset=utf-8", http.StatusMultiStatus)
 	m := ms{bw}
 	m.open()
-	m.respStart(r.URL.Path)
+	m.respStart(rt.href())
 	m.propstatOpen()
 	for _, n := range names {
 		m.w.WriteString(emptyTag(n))

@@ -452,7 +452,8 @@ func TestMultigetOfThousandsOfHrefsGzipAndHead(t *testing.T) {
 		sb.WriteString(strings.Join(hrefs, ""))
 	}
 	body := `<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop>` + sb.String() + `</C:addressbook-multiget>`
-	want := strings.Count(body, "<D:href>")
+	// Each card once, however often it is asked for.
+	want := len(hrefs)
 	req, _ := http.NewRequest("REPORT", e.srv.URL+bookPath("alice", bookCompany), strings.NewReader(body))
 	req.SetBasicAuth("alice", directory.DemoPassword)
 	req.Header.Set("Accept-Encoding", "gzip")
@@ -473,7 +474,7 @@ func TestMultigetOfThousandsOfHrefsGzipAndHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := len(parseMS(t, string(plain)).Responses); got != want {
-		t.Fatalf("multiget of %d hrefs answered %d", want, got)
+		t.Fatalf("multiget of %d hrefs, %d distinct, answered %d", strings.Count(body, "<D:href>"), want, got)
 	}
 	var href string
 	for h := range all {

@@ -139,7 +139,12 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, rt route, v *vie
 	case "sync-collection":
 		s.syncCollection(w, r, v, b, root)
 	case "addressbook-multiget":
-		s.multiget(w, r, v, b, parseMultiget(root))
+		mr, err := parseMultiget(root)
+		if err != nil {
+			http.Error(w, "Bad request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.multiget(w, r, v, b, mr)
 	case "addressbook-query":
 		qr, err := parseQuery(root)
 		var uc *unsupportedCollation
@@ -256,7 +261,11 @@ func (s *Server) multiget(w http.ResponseWriter, r *http.Request, v *viewer, b b
 	bw, finish := body(w, r, "application/xml; charset=utf-8", http.StatusMultiStatus)
 	m := ms{bw}
 	m.open()
+	ctx := r.Context()
 	for _, h := range mr.hrefs {
+		if ctx.Err() != nil {
+			break // the client has gone
+		}
 		seg, ok := memberSeg(h, href)
 		var etag string
 		if ok {

@@ -13,6 +13,10 @@ const (
 	nsDAV  = "DAV:"
 	nsCard = "urn:ietf:params:xml:ns:carddav"
 	nsCS   = "http://calendarserver.org/ns/"
+	// The namespaces XML reserves: xml: is bound without a declaration,
+	// xmlns: may name no element.
+	nsXML   = "http://www.w3.org/XML/1998/namespace"
+	nsXMLNS = "http://www.w3.org/2000/xmlns/"
 )
 
 // node is a parsed XML element.
@@ -86,7 +90,7 @@ func parseXML(r io.Reader) (*node, error) {
 			// XML 1.0 lets a name hold colons that namespaces do not: such
 			// a name cannot be echoed back (a 404 propstat) as well-formed
 			// namespaced XML.
-			if t.Name.Local == "" || strings.Contains(t.Name.Local, ":") {
+			if t.Name.Local == "" || strings.Contains(t.Name.Local, ":") || t.Name.Space == nsXMLNS || t.Name.Space == "xmlns" {
 				return nil, fmt.Errorf("malformed XML: element name %q", t.Name.Local)
 			}
 			n := &node{name: t.Name, attrs: t.Attr}
@@ -125,18 +129,33 @@ type propRequest struct {
 	wantV4 bool
 }
 
-func parseProp(prop *node) propRequest {
+// maxProps bounds the properties one request may ask for: each unknown
+// one is answered (404) once per card of a listing. Clients ask for 30 at
+// most.
+const maxProps = 256
+
+var errTooManyProps = fmt.Errorf("more than %d properties in one request", maxProps)
+
+func parseProp(prop *node) (propRequest, error) {
 	var pr propRequest
 	if prop == nil {
-		return pr
+		return pr, nil
 	}
+	if len(prop.children) > maxProps {
+		return pr, errTooManyProps
+	}
+	seen := make(map[xml.Name]bool, len(prop.children))
 	for _, c := range prop.children {
+		if seen[c.name] {
+			continue
+		}
+		seen[c.name] = true
 		pr.props = append(pr.props, c.name)
 		if c.is(nsCard, "address-data") {
 			pr.wantV4 = c.attr("version") == "4.0"
 		}
 	}
-	return pr
+	return pr, nil
 }
 
 // parsePropfind reads a PROPFIND body; an empty body means allprop.
@@ -157,7 +176,7 @@ func parsePropfind(r io.Reader) (propRequest, error) {
 	case root.child(nsDAV, "allprop") != nil:
 		return propRequest{allprop: true}, nil
 	case root.child(nsDAV, "prop") != nil:
-		return parseProp(root.child(nsDAV, "prop")), nil
+		return parseProp(root.child(nsDAV, "prop"))
 	}
 	return propRequest{}, errors.New("DAV:propfind needs prop, allprop or propname")
 }
@@ -229,18 +248,26 @@ func parseSync(root *node) (syncRequest, error) {
 	if sr.limit, err = parseLimit(root.child(nsDAV, "limit")); err != nil {
 		return sr, err
 	}
-	sr.prop = parseProp(root.child(nsDAV, "prop"))
-	return sr, nil
+	sr.prop, err = parseProp(root.child(nsDAV, "prop"))
+	return sr, err
 }
 
-func parseMultiget(root *node) multigetRequest {
-	mr := multigetRequest{prop: parseProp(root.child(nsDAV, "prop"))}
+// parseMultiget reads the hrefs asked for, each once: a card asked for a
+// thousand times is answered once.
+func parseMultiget(root *node) (multigetRequest, error) {
+	var mr multigetRequest
+	var err error
+	if mr.prop, err = parseProp(root.child(nsDAV, "prop")); err != nil {
+		return mr, err
+	}
+	seen := map[string]bool{}
 	for _, c := range root.children {
-		if c.is(nsDAV, "href") {
-			mr.hrefs = append(mr.hrefs, strings.TrimSpace(c.text))
+		if h := strings.TrimSpace(c.text); c.is(nsDAV, "href") && !seen[h] {
+			seen[h] = true
+			mr.hrefs = append(mr.hrefs, h)
 		}
 	}
-	return mr
+	return mr, nil
 }
 
 // A query costs the cards of the book times its terms: these bound one
@@ -256,8 +283,11 @@ type errFilterTooLarge struct{ what string }
 func (e *errFilterTooLarge) Error() string { return e.what }
 
 func parseQuery(root *node) (queryRequest, error) {
-	qr := queryRequest{prop: parseProp(root.child(nsDAV, "prop"))}
+	var qr queryRequest
 	var err error
+	if qr.prop, err = parseProp(root.child(nsDAV, "prop")); err != nil {
+		return qr, err
+	}
 	if qr.limit, err = parseLimit(root.child(nsCard, "limit")); err != nil {
 		return qr, err
 	}
