@@ -31,6 +31,14 @@ var (
 	ErrNotReady = errors.New("the directory is still being imported")
 )
 
+// Cacher is an Authenticator that can tell, without asking anyone, that a
+// login is one it verified recently. Such logins skip the throttle, which
+// is for checks that may fail: a phone sending its right password many
+// times at once is never refused.
+type Cacher interface {
+	Cached(username, password string) (string, bool)
+}
+
 // DemoAuth accepts every published person of the store with one shared
 // password: the demo directory's login.
 type DemoAuth struct {
@@ -40,10 +48,18 @@ type DemoAuth struct {
 
 // Authenticate implements Authenticator.
 func (a DemoAuth) Authenticate(_ context.Context, username, password string) (string, error) {
+	if user, ok := a.Cached(username, password); ok {
+		return user, nil
+	}
+	return "", ErrBadCredentials
+}
+
+// Cached implements Cacher: the demo's check needs no one.
+func (a DemoAuth) Cached(username, password string) (string, bool) {
 	ok := subtle.ConstantTimeCompare([]byte(password), []byte(a.Password)) == 1
 	it, found := a.Store.Index().User(username)
 	if !ok || !found {
-		return "", ErrBadCredentials
+		return "", false
 	}
-	return it.Username, nil
+	return it.Username, true
 }

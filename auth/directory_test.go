@@ -120,3 +120,29 @@ func TestDirectoryLoginsAreCachedAndCarryPhonesThroughAnOutage(t *testing.T) {
 		}
 	}
 }
+
+func TestCachedAnswersOnlyWhatNeedsNoDirectory(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	publishPeople(t, st, directory.Person{ID: "a", Username: "alice", DisplayName: "Alice"})
+	dir := &fakeDirectory{passwords: map[string]string{"alice": "right"}, ids: map[string]string{"alice": "a"}}
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	a := &DirectoryAuth{Sources: []LoginSource{dir}, Store: st, TTL: 5 * time.Minute, OutageGrace: time.Hour, Now: func() time.Time { return now }}
+	if _, ok := a.Cached("alice", "right"); ok {
+		t.Fatal("a login never verified is cached")
+	}
+	a.Authenticate(context.Background(), "alice", "right")
+	if user, ok := a.Cached("alice", "right"); !ok || user != "alice" {
+		t.Fatal("a login just verified is not cached")
+	}
+	if _, ok := a.Cached("alice", "wrong"); ok {
+		t.Fatal("a wrong password is cached")
+	}
+	now = now.Add(6 * time.Minute)
+	if _, ok := a.Cached("alice", "right"); ok {
+		t.Fatal("a login is cached past login_cache while the directory is up")
+	}
+}

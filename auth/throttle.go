@@ -26,6 +26,10 @@ type Throttle struct {
 
 	mu      sync.Mutex
 	entries map[uint64]*list.Element
+	// inflight counts the password checks under way per key: they may all
+	// fail, so each holds a failure of the budget until it ends, and many
+	// at once from one client get no more than its budget.
+	inflight map[uint64]int
 	// order holds *throttleEntry, the most recent failure in front: the
 	// back is what is evicted at the cap and first to be full again.
 	order list.List
@@ -70,9 +74,10 @@ const expirePerFail = 4
 // per 10 s, and 20 per client, then one every 2 s.
 func NewThrottle() *Throttle {
 	return &Throttle{
-		seed:    maphash.MakeSeed(),
-		entries: map[uint64]*list.Element{},
-		max:     maxThrottleEntries,
+		seed:     maphash.MakeSeed(),
+		entries:  map[uint64]*list.Element{},
+		inflight: map[uint64]int{},
+		max:      maxThrottleEntries,
 	}
 }
 
@@ -122,22 +127,62 @@ func (t *Throttle) Blocked(user, ip string) (bool, time.Duration) {
 	now := t.clock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	wait := max(t.wait(pair, now), t.wait(client, now))
+	wait := max(t.wait(pair, pairBudget, now), t.wait(client, clientBudget, now))
 	return wait > 0, wait
 }
 
-// wait is how long until key has a failure left; 0 if it has one now.
-func (t *Throttle) wait(key uint64, now time.Time) time.Duration {
-	el := t.entries[key]
-	if el == nil {
+// wait is how long until key has a failure left, the checks in flight
+// counted as failures; 0 if it has one now.
+func (t *Throttle) wait(key uint64, b budget, now time.Time) time.Duration {
+	tokens, limit := float64(b.burst), b.every
+	if el := t.entries[key]; el != nil {
+		lim := &el.Value.(*throttleEntry).lim
+		tokens, limit = lim.TokensAt(now), lim.Limit()
+	}
+	if tokens -= float64(t.inflight[key]); tokens >= 1 {
 		return 0
 	}
-	lim := &el.Value.(*throttleEntry).lim
-	tokens := lim.TokensAt(now)
-	if tokens >= 1 {
-		return 0
+	return max(time.Duration((1-tokens)/float64(limit)*float64(time.Second)), time.Nanosecond)
+}
+
+// Outcome is how a password check ended, for the budgets.
+type Outcome int
+
+const (
+	Succeeded Outcome = iota // the password was right: nothing is charged
+	Failed                   // wrong: the user's and the client's budgets pay
+	Unchecked                // the directory could not check it: the client pays
+)
+
+// Begin reserves a failure of ip's budgets, for user and in total, for a
+// password check about to start, or reports how long to wait when either
+// is spent. end releases the reservation and charges what the outcome
+// says; call it once.
+func (t *Throttle) Begin(user, ip string) (end func(Outcome), wait time.Duration, ok bool) {
+	pair, client := t.pairKey(user, ip), t.clientKey(ip)
+	now := t.clock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if wait := max(t.wait(pair, pairBudget, now), t.wait(client, clientBudget, now)); wait > 0 {
+		return nil, wait, false
 	}
-	return max(time.Duration((1-tokens)/float64(lim.Limit())*float64(time.Second)), time.Nanosecond)
+	t.inflight[pair]++
+	t.inflight[client]++
+	return func(o Outcome) {
+		t.mu.Lock()
+		for _, k := range []uint64{pair, client} {
+			if t.inflight[k]--; t.inflight[k] <= 0 {
+				delete(t.inflight, k)
+			}
+		}
+		t.mu.Unlock()
+		switch o {
+		case Failed:
+			t.Fail(user, ip)
+		case Unchecked:
+			t.FailClient(ip)
+		}
+	}, 0, true
 }
 
 // Fail counts a failed login of user from ip.

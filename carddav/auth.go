@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/orgdav/orgdav/auth"
 )
@@ -30,17 +31,29 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) string {
 	// no one else's guesses can keep a user with the right password out.
 	ip := s.clientIP(r)
 	if blocked, wait := s.throttle.Blocked(user, ip); blocked {
-		s.metrics.authFailures.WithLabelValues("throttled").Inc()
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		http.Error(w, "Too many failed logins: wait and try again.", http.StatusTooManyRequests)
+		s.tooMany(w, wait)
 		return ""
 	}
+	if c, ok := s.auth.(auth.Cacher); ok {
+		if canon, ok := c.Cached(user, pass); ok {
+			return canon
+		}
+	}
+	// A check that may fail holds a failure of the budgets until it ends:
+	// guesses sent all at once get no more tries than one after another.
+	end, wait, ok := s.throttle.Begin(user, ip)
+	if !ok {
+		s.tooMany(w, wait)
+		return ""
+	}
+	outcome := auth.Succeeded
+	defer func() { end(outcome) }()
 	canon, err := s.auth.Authenticate(r.Context(), user, pass)
 	switch {
 	case errors.Is(err, auth.ErrDirectoryUnavailable):
 		// Not the user's fault: no password prompt. Guesses against the
 		// logins still cached cost the client all the same.
-		s.throttle.FailClient(ip)
+		outcome = auth.Unchecked
 		s.log.Error("login impossible: directory unavailable", "err", err)
 		s.retryLater(w, "directory-unavailable", 60, "The directory cannot check passwords right now; try again later.")
 		return ""
@@ -50,7 +63,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) string {
 		s.retryLater(w, "not-ready", 30, "The directory is still being imported; try again in a minute.")
 		return ""
 	case err != nil:
-		s.throttle.Fail(user, ip)
+		outcome = auth.Failed
 		reason := "bad-credentials"
 		if !errors.Is(err, auth.ErrBadCredentials) {
 			reason = "error"
@@ -69,4 +82,10 @@ func (s *Server) retryLater(w http.ResponseWriter, reason string, seconds int, m
 	s.metrics.authFailures.WithLabelValues(reason).Inc()
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
 	http.Error(w, msg, http.StatusServiceUnavailable)
+}
+
+func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration) {
+	s.metrics.authFailures.WithLabelValues("throttled").Inc()
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+	http.Error(w, "Too many failed logins: wait and try again.", http.StatusTooManyRequests)
 }

@@ -1,6 +1,7 @@
 package carddav
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -180,5 +181,59 @@ func TestThrottleCountsTheForwardedClient(t *testing.T) {
 				t.Errorf("bob's right password from an unrelated client: %d; want 207", code)
 			}
 		})
+	}
+}
+
+// slowAuth checks passwords slowly, as a directory bind does, and counts
+// the checks; it keeps no cache.
+type slowAuth struct {
+	mu     sync.Mutex
+	checks int
+}
+
+func (a *slowAuth) Authenticate(ctx context.Context, user, pass string) (string, error) {
+	a.mu.Lock()
+	a.checks++
+	a.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	if pass == "right" {
+		return user, nil
+	}
+	return "", auth.ErrBadCredentials
+}
+
+func TestGuessesSentAllAtOnceGetNoMoreTriesThanOneAfterAnother(t *testing.T) {
+	e := newEnv(t, 60)
+	a := &slowAuth{}
+	s := New(e.st, e.rules, a, Options{})
+	codes := make(chan int, 300)
+	var wg sync.WaitGroup
+	for range 300 {
+		wg.Go(func() { codes <- loginFrom(s, "192.0.2.66:4000", "dave", "wrong") })
+	}
+	wg.Wait()
+	close(codes)
+	counted := map[int]int{}
+	for c := range codes {
+		counted[c]++
+	}
+	if a.checks > 5 || counted[http.StatusTooManyRequests] < 295 {
+		t.Fatalf("300 guesses at once: %d reached the directory (the budget is 5), codes %v", a.checks, counted)
+	}
+}
+
+func TestAPhoneSendingItsRightPasswordManyTimesAtOnceIsNeverRefused(t *testing.T) {
+	s, _ := throttleServer(t)
+	codes := make(chan int, 50)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() { codes <- loginFrom(s, "198.51.100.20:4000", "dave", directory.DemoPassword) })
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusMultiStatus {
+			t.Fatalf("a right login among 50 at once: %d", c)
+		}
 	}
 }

@@ -230,3 +230,11 @@ func TestAGroupWhoseMembersAreAllHiddenIsNotPublished(t *testing.T) {
 		t.Errorf("the hidden person's own groups still decide what they see: %+v", pub.Hidden)
 	}
 }
+
+func TestTextXMLCannotCarryIsCleanedFromDirectoryValues(t *testing.T) {
+	for in, want := range map[string]string{"Boss\uFFFE": "Boss", "caf\xe9": "caf\uFFFD", "a\uFFFFb\x01c": "abc", "Zoë\uFFFD": "Zoë\uFFFD"} {
+		if got := cleanText(in); got != want {
+			t.Errorf("cleanText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

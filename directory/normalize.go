@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // MaxPhotoBytes caps an inline photo. Phones choke on megabyte cards; AD
@@ -436,11 +437,13 @@ func cleanText(s string) string {
 	if isClean(s) {
 		return s
 	}
+	// Invalid UTF-8 comes out of Map as U+FFFD; U+FFFE and U+FFFF are no
+	// characters at all.
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			if r == '\n' || r == '\r' || r == '\t' {
-				return ' '
-			}
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			return ' '
+		case unicode.IsControl(r), r == 0xFFFE, r == 0xFFFF:
 			return -1
 		}
 		return r
@@ -471,7 +474,7 @@ func isClean(s string) bool {
 	}
 	prevSpace := false
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && (unicode.IsControl(r) || unicode.IsSpace(r))) {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && (unicode.IsControl(r) || unicode.IsSpace(r) || r == utf8.RuneError || r == 0xFFFE || r == 0xFFFF)) {
 			return false
 		}
 		space := r == ' '
