@@ -13,8 +13,9 @@ COPY --from=build /out/orgdav /usr/local/bin/orgdav
 COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
 VOLUME /data
-EXPOSE 8080
+# 9464: /metrics for Prometheus; reachable only where the port is published.
+EXPOSE 8080 9464
 # Mount a config at /etc/orgdav/orgdav.yaml and add "--config", "/etc/orgdav/orgdav.yaml".
 # Without one the image serves the demo organisation.
 ENTRYPOINT ["/usr/local/bin/orgdav"]
-CMD ["serve", "--listen", "0.0.0.0:8080", "--data", "/data"]
+CMD ["serve", "--listen", "0.0.0.0:8080", "--metrics-listen", "0.0.0.0:9464", "--data", "/data"]

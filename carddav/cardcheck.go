@@ -135,29 +135,33 @@ func validName(n string) bool {
 	return true
 }
 
-// checkText refuses what is not UTF-8 text or cannot be carried in XML:
-// invalid UTF-8, control characters other than tab, CR and LF, and
-// U+FFFE/U+FFFF. The error names the line.
+// textChar reads the character at data[i]: its size, and whether card
+// text may hold it. Refused are invalid UTF-8 (r is utf8.RuneError, size
+// 1), control characters other than tab, CR and LF, and U+FFFE/U+FFFF,
+// none of which XML can carry.
+func textChar(data []byte, i int) (r rune, size int, ok bool) {
+	if c := data[i]; c < utf8.RuneSelf {
+		return rune(c), 1, c >= 0x20 && c != 0x7f || c == '\t' || c == '\r' || c == '\n'
+	}
+	r, size = utf8.DecodeRune(data[i:])
+	return r, size, !(r == utf8.RuneError && size == 1) && r != 0xFFFE && r != 0xFFFF
+}
+
+// checkText refuses what is not UTF-8 text or cannot be carried in XML;
+// the error names the line.
 func checkText(data []byte) error {
 	line := 1
 	for i := 0; i < len(data); {
-		c := data[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '\n':
-				line++
-			case c < 0x20 && c != '\t' && c != '\r', c == 0x7f:
-				return fmt.Errorf("line %d: control character U+%04X: vCard text may not contain it", line, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(data[i:])
+		r, size, ok := textChar(data, i)
 		switch {
-		case r == utf8.RuneError && size == 1:
-			return fmt.Errorf("line %d: byte 0x%02X is not UTF-8: send the card as UTF-8", line, c)
-		case r == 0xFFFE || r == 0xFFFF:
+		case !ok && r == utf8.RuneError && size == 1:
+			return fmt.Errorf("line %d: byte 0x%02X is not UTF-8: send the card as UTF-8", line, data[i])
+		case !ok && r < 0x80:
+			return fmt.Errorf("line %d: control character U+%04X: vCard text may not contain it", line, r)
+		case !ok:
 			return fmt.Errorf("line %d: U+%04X is not a character", line, r)
+		case r == '\n':
+			line++
 		}
 		i += size
 	}
@@ -170,20 +174,12 @@ func checkText(data []byte) error {
 func repairText(data []byte) []byte {
 	out := make([]byte, 0, len(data))
 	for i := 0; i < len(data); {
-		c := data[i]
-		if c < utf8.RuneSelf {
-			if !(c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7f) {
-				out = append(out, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(data[i:])
+		r, size, ok := textChar(data, i)
 		switch {
+		case ok:
+			out = append(out, data[i:i+size]...)
 		case r == utf8.RuneError && size == 1:
 			out = utf8.AppendRune(out, utf8.RuneError)
-		case r != 0xFFFE && r != 0xFFFF:
-			out = append(out, data[i:i+size]...)
 		}
 		i += size
 	}

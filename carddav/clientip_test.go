@@ -103,8 +103,10 @@ func FuzzClientAddress(f *testing.F) {
 		}
 		var headers []string
 		// A newline separates header lines, as proxies may add their own.
-		for _, l := range strings.Split(xff, "\n") {
-			headers = append(headers, "X-Forwarded-For", l)
+		if xff != "" {
+			for _, l := range strings.Split(xff, "\n") {
+				headers = append(headers, "X-Forwarded-For", l)
+			}
 		}
 		if fwd != "" {
 			for _, l := range strings.Split(fwd, "\n") {

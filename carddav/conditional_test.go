@@ -2,6 +2,7 @@ package carddav
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -116,6 +117,19 @@ func FuzzTagList(f *testing.F) {
 		l, err := parseTagList([]string{h})
 		if err != nil || l == nil || l.any {
 			return
+		}
+		// Written back in the header's own syntax, the list reads the same.
+		var parts []string
+		for _, tg := range l.tags {
+			w := ""
+			if tg.weak {
+				w = "W/"
+			}
+			parts = append(parts, w+`"`+tg.opaque+`"`)
+		}
+		again, err := parseTagList([]string{strings.Join(parts, ", ")})
+		if err != nil || !slices.Equal(again.tags, l.tags) {
+			t.Fatalf("%q: %+v written back as %q reads %+v, %v", h, l.tags, strings.Join(parts, ", "), again, err)
 		}
 		for _, tg := range l.tags {
 			if !l.matchWeak(true, tg.opaque) || (!tg.weak && !l.matchStrong(true, tg.opaque)) {

@@ -16,13 +16,13 @@
 //	behind_proxy: false
 //	# Proxies (addresses or CIDR ranges) whose X-Forwarded-For or Forwarded
 //	# header names the client; from anyone else the headers are ignored.
-//	trusted_proxies: []          # e.g. ["127.0.0.1", "10.0.0.0/8"]
+//	trusted_proxies: []          # e.g. ["127.0.0.1"] for a proxy on this machine
 //	metrics:
-//	  # /metrics and /healthz on a listener of their own, e.g. 127.0.0.1:9464.
-//	  listen: ""
-//	  # A file with a bearer token that /metrics on the main listener then
-//	  # accepts. Without one it answers loopback peers only, never behind a
-//	  # proxy.
+//	  # /metrics and /healthz for Prometheus on a listener of their own;
+//	  # "" for none.
+//	  listen: 127.0.0.1:9464
+//	  # A file with a bearer token: /metrics on the phones' listener then
+//	  # answers requests that carry it, and nobody without one.
 //	  token_file: ""
 //	http:
 //	  max_request_bytes: 8388608   # PROPFIND/REPORT bodies; larger gets 413
@@ -296,12 +296,13 @@ func Default() *Config {
 			IdleTimeout:      Duration{2 * time.Minute},
 			RenderCacheBytes: 64 << 20,
 		},
-		Books: Books{CompanyName: "Company", PersonalName: "Personal"},
-		Demo:  Demo{People: directory.DefaultDemoPeople},
-		Store: Store{TombstoneRetention: Duration{400 * 24 * time.Hour}},
-		Auth:  Auth{LoginCache: Duration{5 * time.Minute}, OutageGrace: Duration{24 * time.Hour}},
-		Log:   Log{Level: "info", Format: "text"},
-		TLS:   TLS{},
+		Books:   Books{CompanyName: "Company", PersonalName: "Personal"},
+		Demo:    Demo{People: directory.DefaultDemoPeople},
+		Store:   Store{TombstoneRetention: Duration{400 * 24 * time.Hour}},
+		Auth:    Auth{LoginCache: Duration{5 * time.Minute}, OutageGrace: Duration{24 * time.Hour}},
+		Metrics: Metrics{Listen: "127.0.0.1:9464"},
+		Log:     Log{Level: "info", Format: "text"},
+		TLS:     TLS{},
 		Visibility: Visibility{
 			Fields: map[string]string{},
 		},
@@ -428,11 +429,19 @@ func (c *Config) Validate() error {
 		if err != nil {
 			addr, aerr := netip.ParseAddr(p)
 			if aerr != nil {
-				return fmt.Errorf("config: trusted_proxies[%d]: %q is not an address or a CIDR range (e.g. 10.0.0.5 or 10.0.0.0/8)", i, p)
+				return fmt.Errorf("config: trusted_proxies[%d]: %q is not an address or a CIDR range (e.g. 10.0.0.5 or 10.0.5.0/29)", i, p)
 			}
 			prefix = netip.PrefixFrom(addr, addr.BitLen())
 		}
-		c.Proxies = append(c.Proxies, prefix.Masked())
+		switch {
+		case prefix.Bits() == 0:
+			// Everyone could then name any client, and choose their own
+			// failed-login budget.
+			return fmt.Errorf("config: trusted_proxies[%d]: %q trusts everyone; list the proxies' own addresses", i, p)
+		case prefix.Masked() != prefix:
+			return fmt.Errorf("config: trusted_proxies[%d]: %q has host bits set; did you mean %s or %s?", i, p, prefix.Addr(), prefix.Masked())
+		}
+		c.Proxies = append(c.Proxies, prefix)
 	}
 	if c.Metrics.Listen != "" {
 		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil || port == "" {
@@ -507,6 +516,21 @@ func (c *Config) MetricsToken() (string, error) {
 		return "", fmt.Errorf("config: metrics.token_file: %s holds %d characters; use a random token of at least 16 (e.g. openssl rand -hex 32)", c.Metrics.TokenFile, len(tok))
 	}
 	return tok, nil
+}
+
+// ProxyWarnings says what in the proxy settings weakens the login
+// throttle, for the log at start.
+func (c *Config) ProxyWarnings() []string {
+	var out []string
+	if c.BehindProxy && len(c.Proxies) == 0 {
+		out = append(out, "behind_proxy is set but trusted_proxies is empty: every phone has the proxy's address, and 20 failed logins from anyone throttle everyone; list the proxy in trusted_proxies")
+	}
+	for _, p := range c.Proxies {
+		if p.Addr().Is4() && p.Bits() < 24 || !p.Addr().Is4() && p.Bits() < 64 {
+			out = append(out, "trusted_proxies: "+p.String()+" is a wide range: any machine in it can name any client and spend that client's failed-login budget; list the proxies' own addresses")
+		}
+	}
+	return out
 }
 
 // PlainHTTPWarning says why serving without TLS here is risky, or "" when

@@ -434,3 +434,52 @@ func TestSourceKeysAreValidatedByName(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedProxiesAreValidatedAndWideOnesWarned(t *testing.T) {
+	cases := []struct {
+		yaml, err string
+		warnings  int
+	}{
+		{`trusted_proxies: ["127.0.0.1", "10.0.5.0/29", "2001:db8::1"]`, "", 0},
+		{`trusted_proxies: ["0.0.0.0/0"]`, "trusted_proxies[0]: \"0.0.0.0/0\" trusts everyone", 0},
+		{`trusted_proxies: ["::/0"]`, "trusts everyone", 0},
+		{`trusted_proxies: ["10.0.0.1/8"]`, "has host bits set; did you mean 10.0.0.1 or 10.0.0.0/8?", 0},
+		{`trusted_proxies: ["proxy.example.org"]`, "is not an address or a CIDR range", 0},
+		{`trusted_proxies: ["10.0.0.0/8", "2001:db8::/48"]`, "", 2},
+		{"behind_proxy: true", "", 1},
+		{"behind_proxy: true\ntrusted_proxies: [\"127.0.0.1\"]", "", 0},
+	}
+	for _, c := range cases {
+		cfg, err := Parse([]byte(c.yaml))
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s: error %v, want %q", c.yaml, err, c.err)
+		case c.err == "" && err != nil:
+			t.Errorf("%s: %v", c.yaml, err)
+		case c.err == "" && len(cfg.ProxyWarnings()) != c.warnings:
+			t.Errorf("%s: warnings %q, want %d", c.yaml, cfg.ProxyWarnings(), c.warnings)
+		}
+	}
+}
+
+func TestMetricsKeysAreValidated(t *testing.T) {
+	dir := t.TempDir()
+	short, long := filepath.Join(dir, "short"), filepath.Join(dir, "long")
+	os.WriteFile(short, []byte("abc\n"), 0o600)
+	os.WriteFile(long, []byte("0123456789abcdef0123\n"), 0o600)
+	for yaml, want := range map[string]string{
+		"metrics: {listen: nowhere}":                        "metrics.listen",
+		"metrics: {token_file: " + short + "}":              "metrics.token_file",
+		"metrics: {token_file: " + dir + "/missing}":        "metrics.token_file",
+		"metrics: {listen: \"\", token_file: " + long + "}": "",
+	} {
+		c, err := Parse([]byte(yaml))
+		if want == "" {
+			if tok, _ := c.MetricsToken(); err != nil || tok != "0123456789abcdef0123" {
+				t.Errorf("%s: %v %q", yaml, err, tok)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", yaml, err, want)
+		}
+	}
+}

@@ -146,7 +146,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var urlRE = regexp.MustCompile(`msg="orgdav serving" url=(\S+)`)
+var (
+	urlRE     = regexp.MustCompile(`msg="orgdav serving" url=(\S+)`)
+	metricsRE = regexp.MustCompile(`msg="metrics served" url=(\S+)`)
+	// metricsURLs maps a running server's URL to its metrics URL.
+	metricsURLs sync.Map
+)
 
 // runBinary starts `orgdav serve` on a free loopback port and returns the
 // URL it logs; the process is stopped by PID when the test ends.
@@ -157,7 +162,8 @@ func runBinary(t *testing.T, bin string, args ...string) (url string, logs *logB
 // runBinaryEnv is runBinary with extra environment variables.
 func runBinaryEnv(t *testing.T, bin string, env []string, args ...string) (url string, logs *logBuffer, stop func() error) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	// Metrics on a free port of their own, found in the log (metric).
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -168,13 +174,18 @@ func runBinaryEnv(t *testing.T, bin string, env []string, args ...string) (url s
 	}
 	logs = &logBuffer{}
 	found := make(chan string, 1)
+	metricsAt := "" // logged before the URL
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			logs.add(sc.Text() + "\n")
+			if m := metricsRE.FindStringSubmatch(sc.Text()); m != nil {
+				metricsAt = m[1]
+			}
 			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
+				metricsURLs.Store(m[1], metricsAt)
 				found <- m[1]
 			}
 		}
@@ -236,12 +247,16 @@ func waitForLog(t *testing.T, logs *logBuffer, want string, within time.Duration
 	}
 }
 
-// metric reads one sample from a server's /metrics: the first line that
-// starts with series (name and labels as Prometheus prints them); -1 if
-// none.
+// metric reads one sample from the metrics of the server at base: the
+// first line that starts with series (name and labels as Prometheus prints
+// them); -1 if none.
 func metric(t *testing.T, base, series string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "metrics")
+	at, ok := metricsURLs.Load(base)
+	if !ok || at == "" {
+		t.Fatalf("no metrics listener logged for %s", base)
+	}
+	resp, err := http.Get(at.(string))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ var version = "dev"
 const usage = `orgdav: the organisation directory in every contacts app (CardDAV).
 
 Usage:
-  orgdav serve [--config FILE] [--listen ADDR] [--data DIR] [--demo-people N]
+  orgdav serve [--config FILE] [--listen ADDR] [--metrics-listen ADDR|none] [--data DIR] [--demo-people N]
   orgdav check [--config FILE] [SOURCE]          connect, count and preview; changes nothing
   orgdav sync  [--config FILE] [--confirm] [SOURCE]  run one source or all now
   orgdav logs  [--config FILE] [--source S] [-n N]    recent runs

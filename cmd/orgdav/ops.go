@@ -2,30 +2,26 @@ package main
 
 import (
 	"crypto/subtle"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 
-	"github.com/orgdav/orgdav/config"
 	"github.com/orgdav/orgdav/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // The metrics tell the company's head count, failed logins and sync times:
-// not for everyone who can reach the phones' URL. On the main listener
-// /metrics answers requests with the configured bearer token; without
-// one, requests from this machine (a loopback peer, no forwarding header)
-// unless a proxy stands in front, where every request looks local; and
-// nobody when metrics have a listener of their own.
+// not for everyone who can reach the phones' URL. They are served on a
+// listener of their own (metrics.listen, loopback by default), and on the
+// phones' listener only to requests with the bearer token of
+// metrics.token_file. Whether a request comes from this machine is no
+// test: through a local reverse proxy every request does.
 
 // routes is the main listener's handler: DAV, /healthz and /metrics.
-func routes(dav http.Handler, st *store.Store, reg *prometheus.Registry, cfg *config.Config, token string) http.Handler {
+func routes(dav http.Handler, st *store.Store, reg *prometheus.Registry, token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", health(st))
-	mux.Handle("/metrics", metricsAccess(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), token,
-		cfg.Metrics.Listen == "" && !cfg.BehindProxy))
+	mux.Handle("/metrics", metricsAccess(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), token))
 	mux.Handle("/", dav)
 	return mux
 }
@@ -50,23 +46,18 @@ func health(st *store.Store) http.HandlerFunc {
 	}
 }
 
-// metricsAccess lets a request through with the bearer token, or, with no
-// token configured and local allowed, from a loopback peer that forwards
-// for nobody.
-func metricsAccess(next http.Handler, token string, local bool) http.Handler {
+// metricsAccess lets a request through with the bearer token; without a
+// token configured, nobody.
+func metricsAccess(next http.Handler, token string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token != "" {
-			got, ok := bearer(r)
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="orgdav metrics"`)
-				http.Error(w, "Metrics need the bearer token of metrics.token_file.", http.StatusUnauthorized)
-				return
-			}
-			next.ServeHTTP(w, r)
+		if token == "" {
+			http.Error(w, "Metrics are served on metrics.listen, or here with the token of metrics.token_file (see README).", http.StatusForbidden)
 			return
 		}
-		if !local || !loopbackPeer(r) {
-			http.Error(w, "Metrics are not served to this address: use metrics.listen or metrics.token_file (see README).", http.StatusForbidden)
+		got, ok := bearer(r)
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="orgdav metrics"`)
+			http.Error(w, "Metrics need the bearer token of metrics.token_file.", http.StatusUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -80,16 +71,4 @@ func bearer(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return h[len(prefix):], true
-}
-
-func loopbackPeer(r *http.Request) bool {
-	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	addr, err := netip.ParseAddr(host)
-	return err == nil && addr.Unmap().IsLoopback()
 }

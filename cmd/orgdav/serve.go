@@ -29,6 +29,7 @@ func serve(args []string) error {
 	var c common
 	c.register(fs)
 	listen := fs.String("listen", "", "listen address, e.g. 127.0.0.1:8080 (overrides the config)")
+	metricsListen := fs.String("metrics-listen", "", "address for /metrics, e.g. 127.0.0.1:9464, or none (overrides the config's metrics.listen)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -36,8 +37,17 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
+	if *listen != "" || *metricsListen != "" {
+		if *listen != "" {
+			cfg.Listen = *listen
+		}
+		switch *metricsListen {
+		case "":
+		case "none":
+			cfg.Metrics.Listen = ""
+		default:
+			cfg.Metrics.Listen = *metricsListen
+		}
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
@@ -94,7 +104,7 @@ func serve(args []string) error {
 		return err
 	}
 	hs := &http.Server{
-		Handler:           routes(srv, st, reg, cfg, metricsToken),
+		Handler:           routes(srv, st, reg, metricsToken),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.HTTP.ReadTimeout.Duration,
 		WriteTimeout:      cfg.HTTP.WriteTimeout.Duration,
@@ -113,6 +123,9 @@ func serve(args []string) error {
 	if w := cfg.PlainHTTPWarning(); w != "" {
 		log.Warn(w)
 	}
+	for _, w := range cfg.ProxyWarnings() {
+		log.Warn(w)
+	}
 	url := scheme + "://" + ln.Addr().String() + "/"
 	admin, err := listenAdmin(cfg, log)
 	if err != nil {
@@ -126,9 +139,10 @@ func serve(args []string) error {
 	if cfg.Metrics.Listen != "" {
 		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
-			return fmt.Errorf("metrics.listen %s: %w (is another server on that port?)", cfg.Metrics.Listen, err)
+			return fmt.Errorf("metrics.listen %s: %w (another server on that port? set metrics.listen, or --metrics-listen none)", cfg.Metrics.Listen, err)
 		}
-		ms := &http.Server{Handler: opsRoutes(st, reg), ReadHeaderTimeout: 10 * time.Second}
+		ms := &http.Server{Handler: opsRoutes(st, reg), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 		go ms.Serve(mln)
 		defer ms.Close()
 		log.Info("metrics served", "url", "http://"+mln.Addr().String()+"/metrics")
