@@ -151,10 +151,11 @@ func TestBinaryServesDemoFromBareURLAndStopsGracefully(t *testing.T) {
 	bin := buildBinary(t)
 	data := filepath.Join(t.TempDir(), "data")
 	url, logs, stop := runBinary(t, bin, "--data", data)
-	for _, p := range []string{"healthz", "metrics"} {
-		resp, err := http.Get(url + p)
+	at, _ := metricsURLs.Load(url)
+	for _, u := range []string{url + "healthz", at.(string)} {
+		resp, err := http.Get(u)
 		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /%s: %v %v", p, resp, err)
+			t.Fatalf("GET %s: %v %v", u, resp, err)
 		}
 		resp.Body.Close()
 	}
