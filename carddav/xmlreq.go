@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -104,13 +105,23 @@ func parseXML(r io.Reader) (*node, error) {
 			}
 			stack = append(stack, n)
 		case xml.EndElement:
-			n := stack[len(stack)-1]
-			n.text, n.buf = string(n.buf), nil
+			if n := stack[len(stack)-1]; n.buf != nil {
+				n.text, n.buf = string(n.buf), nil
+			}
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
-			if len(stack) > 0 {
-				n := stack[len(stack)-1]
+			if len(stack) == 0 {
+				continue
+			}
+			// Text in one piece, the usual case, is kept as it comes; only
+			// a second piece starts the buffer.
+			switch n := stack[len(stack)-1]; {
+			case n.buf != nil:
 				n.buf = append(n.buf, t...)
+			case n.text == "":
+				n.text = string(t)
+			default:
+				n.buf = append(append(make([]byte, 0, 2*(len(n.text)+len(t))), n.text...), t...)
 			}
 		}
 	}
@@ -144,12 +155,12 @@ func parseProp(prop *node) (propRequest, error) {
 	if len(prop.children) > maxProps {
 		return pr, errTooManyProps
 	}
-	seen := make(map[xml.Name]bool, len(prop.children))
 	for _, c := range prop.children {
-		if seen[c.name] {
+		// At most maxProps: a scan costs less than a map for the few
+		// clients send.
+		if slices.Contains(pr.props, c.name) {
 			continue
 		}
-		seen[c.name] = true
 		pr.props = append(pr.props, c.name)
 		if c.is(nsCard, "address-data") {
 			pr.wantV4 = c.attr("version") == "4.0"
