@@ -11,12 +11,13 @@ import (
 )
 
 // requireLinear fails unless the work of run grows linearly with its
-// input: run(8n) may cost at most limit times run(n), where linear work
-// costs 8 and quadratic 64. Cost is time (best of three) and bytes
-// allocated, which, unlike time, does not depend on the machine's load.
+// input: run(8n) may cost at most a fixed factor times run(n), where
+// linear work costs 8 and quadratic 64. Cost is bytes allocated, which
+// does not depend on the machine's load (at most ×20), and time, best of
+// three, which does (at most ×32: tests run beside others, with -race).
 func requireLinear(t *testing.T, n int, run func(n int)) {
 	t.Helper()
-	const limit = 20
+	const limit, timeLimit = 20, 32
 	cost := func(n int) (time.Duration, uint64) {
 		best := time.Duration(1 << 62)
 		var bytes uint64
@@ -37,7 +38,7 @@ func requireLinear(t *testing.T, n int, run func(n int)) {
 	if b8 > limit*b1 {
 		t.Errorf("allocation grows faster than the input: ×%.1f for ×8", float64(b8)/float64(b1))
 	}
-	if t1 > time.Millisecond && t8 > limit*t1 {
+	if t1 > time.Millisecond && t8 > timeLimit*t1 {
 		t.Errorf("time grows faster than the input: ×%.1f for ×8", float64(t8)/float64(t1))
 	}
 }
@@ -71,7 +72,7 @@ func TestParsingIsLinearOnTheWorstInputsFound(t *testing.T) {
 		requireLinear(t, 30000, func(n int) { convertCard(folded(n), true) })
 	})
 	t.Run("a GET as 3.0 of a 4.0 card of one property with many parameters", func(t *testing.T) {
-		requireLinear(t, 5000, func(n int) {
+		requireLinear(t, 20000, func(n int) {
 			card := "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:u\r\nFN:F\r\nX-A" + strings.Repeat(";a", n) + ":v\r\nEND:VCARD\r\n"
 			if _, err := checkCard([]byte(card)); err != nil {
 				t.Fatal(err)
