@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/emersion/go-vcard"
+	"golang.org/x/text/encoding/ianaindex"
 )
 
 // parsedCard is what PUT needs from an uploaded card.
@@ -184,4 +186,44 @@ func repairText(data []byte) []byte {
 		i += size
 	}
 	return out
+}
+
+// errNotVCard is refused with CARDDAV:supported-address-data.
+type errNotVCard struct{ what string }
+
+func (e *errNotVCard) Error() string { return e.what }
+
+// cardText reads an uploaded card's Content-Type and returns the card as
+// UTF-8. It accepts what real clients send: text/vcard with any parameters
+// and capitalisation, the legacy text/x-vcard and text/directory, a
+// generic application/octet-stream, or no type; a declared charset other
+// than UTF-8 is converted (a Latin-1 card stored raw would be served as
+// broken UTF-8).
+func cardText(contentType string, data []byte) ([]byte, error) {
+	if strings.TrimSpace(contentType) == "" {
+		return data, nil
+	}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return nil, &errNotVCard{fmt.Sprintf("Content-Type %q: %v", contentType, err)}
+	}
+	switch mt {
+	case "text/vcard", "text/x-vcard", "text/directory", "application/octet-stream":
+	default:
+		return nil, &errNotVCard{fmt.Sprintf("Content-Type %s is not a vCard: send text/vcard", mt)}
+	}
+	switch cs := strings.ToLower(params["charset"]); cs {
+	case "", "utf-8", "utf8", "us-ascii":
+		return data, nil
+	default:
+		enc, err := ianaindex.MIME.Encoding(cs)
+		if err != nil || enc == nil {
+			return nil, &errNotVCard{fmt.Sprintf("charset %q is not one this server reads: send UTF-8", cs)}
+		}
+		out, err := enc.NewDecoder().Bytes(data)
+		if err != nil {
+			return nil, &errNotVCard{fmt.Sprintf("the card is not %s: %v", cs, err)}
+		}
+		return out, nil
+	}
 }

@@ -102,6 +102,10 @@ func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *vi
 		readBodyError(w, err)
 		return
 	}
+	if data, err = cardText(r.Header.Get("Content-Type"), data); err != nil {
+		xmlError(w, http.StatusUnsupportedMediaType, "<C:supported-address-data/><D:responsedescription>"+textXML(err.Error())+"</D:responsedescription>")
+		return
+	}
 	if int64(len(data)) > s.opt.MaxCardBytes {
 		xmlError(w, http.StatusRequestEntityTooLarge, "<C:max-resource-size/>")
 		return

@@ -85,7 +85,11 @@ func (e *env) do(method, path, user string, body string, headers ...string) repl
 		req.SetBasicAuth(user, directory.DemoPassword)
 	}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/xml; charset=utf-8")
+		ctype := "application/xml; charset=utf-8"
+		if method == http.MethodPut {
+			ctype = "text/vcard; charset=utf-8"
+		}
+		req.Header.Set("Content-Type", ctype)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

@@ -15,12 +15,17 @@ import (
 type cardPlan struct {
 	etag, ctype, rtype, data, length bool
 	v4                               bool
+	names                            bool   // propname: the names, without values
 	missing                          string // the ready 404 propstat, or ""
 }
 
+// newCardPlan decides what each card's response holds. allprop gives the
+// card's live properties that need no rendering (not address-data, which
+// RFC 6352 10.4 keeps out of allprop, nor the length: a listing of every
+// card would render each); propname gives the names of all of them.
 func newCardPlan(pr propRequest) cardPlan {
 	if pr.allprop || pr.propname {
-		return cardPlan{etag: true, ctype: true, rtype: true}
+		return cardPlan{etag: true, ctype: true, rtype: true, names: pr.propname}
 	}
 	p := cardPlan{v4: pr.wantV4}
 	var missing strings.Builder
@@ -66,7 +71,14 @@ func (s *Server) writeMember(m ms, b book, bookHref string, mem member, p *cardP
 	m.w.WriteString("<D:response><D:href>")
 	writeHref(m.w, bookHref, mem)
 	m.w.WriteString("</D:href>")
-	if p.any200() {
+	switch {
+	case p.names:
+		m.w.WriteString("<D:propstat><D:prop><D:getetag/><D:getcontenttype/><D:resourcetype/><D:getcontentlength/></D:prop><D:status>" + status200 + "</D:status></D:propstat>")
+	case !p.any200() && p.missing == "":
+		// Nothing asked for: the member still carries a propstat (RFC 4918
+		// 14.24, RFC 6578 3.2), or clients may read it as gone.
+		m.w.WriteString("<D:propstat><D:prop/><D:status>" + status200 + "</D:status></D:propstat>")
+	case p.any200():
 		m.w.WriteString("<D:propstat><D:prop>")
 		if p.etag {
 			m.w.WriteString(`<D:getetag>"`)
@@ -141,24 +153,17 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, rt route, v *vie
 	case "addressbook-multiget":
 		mr, err := parseMultiget(root)
 		if err != nil {
-			http.Error(w, "Bad request: "+err.Error(), http.StatusBadRequest)
+			readBodyError(w, err)
 			return
 		}
 		s.multiget(w, r, v, b, mr)
 	case "addressbook-query":
 		qr, err := parseQuery(root)
-		var uc *unsupportedCollation
-		var large *errFilterTooLarge
-		switch {
-		case errors.As(err, &uc):
-			xmlError(w, http.StatusForbidden, "<C:supported-collation/>")
-		case errors.As(err, &large):
-			xmlError(w, http.StatusForbidden, "<C:supported-filter/><D:responsedescription>"+textXML(large.Error())+"</D:responsedescription>")
-		case err != nil:
-			http.Error(w, "Bad request: "+err.Error(), http.StatusBadRequest)
-		default:
-			s.query(w, r, v, b, qr)
+		if err != nil {
+			readBodyError(w, err)
+			return
 		}
+		s.query(w, r, v, b, qr)
 	}
 }
 
@@ -167,7 +172,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, rt route, v *vie
 func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, v *viewer, b book, root *node) {
 	sr, err := parseSync(root)
 	if err != nil {
-		http.Error(w, "Bad request: "+err.Error(), http.StatusBadRequest)
+		readBodyError(w, err)
 		return
 	}
 	href := bookPath(v.user, b.id())

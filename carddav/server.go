@@ -326,12 +326,26 @@ func (rt route) parent() string {
 	return "/"
 }
 
-// readBodyError answers a body that could not be read or parsed.
+// readBodyError answers a body that could not be read or parsed,
+// and what a request asks that the server does not do: each precondition
+// RFC 6352 names gets its element.
 func readBodyError(w http.ResponseWriter, err error) {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) || errors.Is(err, errXMLTooLarge) {
+	var (
+		tooBig    *http.MaxBytesError
+		dataType  *errAddressDataType
+		filter    *errFilterTooLarge
+		collation *unsupportedCollation
+	)
+	switch {
+	case errors.As(err, &tooBig) || errors.Is(err, errXMLTooLarge):
 		http.Error(w, "Request body too large.", http.StatusRequestEntityTooLarge)
-		return
+	case errors.As(err, &dataType):
+		xmlError(w, http.StatusForbidden, "<C:supported-address-data/><D:responsedescription>"+textXML(err.Error())+"</D:responsedescription>")
+	case errors.As(err, &filter):
+		xmlError(w, http.StatusForbidden, "<C:supported-filter/><D:responsedescription>"+textXML(err.Error())+"</D:responsedescription>")
+	case errors.As(err, &collation):
+		xmlError(w, http.StatusForbidden, "<C:supported-collation/>")
+	default:
+		http.Error(w, "Bad request: "+err.Error(), http.StatusBadRequest)
 	}
-	http.Error(w, "Bad request: "+err.Error(), http.StatusBadRequest)
 }

@@ -147,6 +147,40 @@ const maxProps = 256
 
 var errTooManyProps = fmt.Errorf("more than %d properties in one request", maxProps)
 
+// errAddressDataType is refused with CARDDAV:supported-address-data.
+type errAddressDataType struct{ what string }
+
+func (e *errAddressDataType) Error() string { return e.what }
+
+// addressDataVersion reads an address-data element's media type and
+// version (RFC 6352 10.4; defaults text/vcard and 3.0): whether 4.0 is
+// wanted, or why it cannot be served. vdirsyncer capitalises the names.
+func addressDataVersion(n *node) (v4 bool, err error) {
+	ct, version := strings.TrimSpace(n.attr("content-type")), strings.TrimSpace(n.attr("version"))
+	if mt, _, _ := strings.Cut(ct, ";"); ct != "" && !strings.EqualFold(strings.TrimSpace(mt), "text/vcard") {
+		return false, &errAddressDataType{fmt.Sprintf("address-data of type %q: this server serves text/vcard", ct)}
+	}
+	switch version {
+	case "", "3.0":
+		return false, nil
+	case "4.0":
+		return true, nil
+	}
+	return false, &errAddressDataType{fmt.Sprintf("address-data version %q: this server serves 3.0 and 4.0", version)}
+}
+
+// parsePropSpec reads what a REPORT asks of each card: prop, allprop or
+// propname (RFC 4918 14.2, RFC 6352 8.7).
+func parsePropSpec(root *node) (propRequest, error) {
+	switch {
+	case root.child(nsDAV, "allprop") != nil:
+		return propRequest{allprop: true}, nil
+	case root.child(nsDAV, "propname") != nil:
+		return propRequest{propname: true}, nil
+	}
+	return parseProp(root.child(nsDAV, "prop"))
+}
+
 func parseProp(prop *node) (propRequest, error) {
 	var pr propRequest
 	if prop == nil {
@@ -163,7 +197,10 @@ func parseProp(prop *node) (propRequest, error) {
 		}
 		pr.props = append(pr.props, c.name)
 		if c.is(nsCard, "address-data") {
-			pr.wantV4 = c.attr("version") == "4.0"
+			var err error
+			if pr.wantV4, err = addressDataVersion(c); err != nil {
+				return pr, err
+			}
 		}
 	}
 	return pr, nil
@@ -259,7 +296,7 @@ func parseSync(root *node) (syncRequest, error) {
 	if sr.limit, err = parseLimit(root.child(nsDAV, "limit")); err != nil {
 		return sr, err
 	}
-	sr.prop, err = parseProp(root.child(nsDAV, "prop"))
+	sr.prop, err = parsePropSpec(root)
 	return sr, err
 }
 
@@ -268,7 +305,7 @@ func parseSync(root *node) (syncRequest, error) {
 func parseMultiget(root *node) (multigetRequest, error) {
 	var mr multigetRequest
 	var err error
-	if mr.prop, err = parseProp(root.child(nsDAV, "prop")); err != nil {
+	if mr.prop, err = parsePropSpec(root); err != nil {
 		return mr, err
 	}
 	seen := map[string]bool{}
@@ -296,7 +333,7 @@ func (e *errFilterTooLarge) Error() string { return e.what }
 func parseQuery(root *node) (queryRequest, error) {
 	var qr queryRequest
 	var err error
-	if qr.prop, err = parseProp(root.child(nsDAV, "prop")); err != nil {
+	if qr.prop, err = parsePropSpec(root); err != nil {
 		return qr, err
 	}
 	if qr.limit, err = parseLimit(root.child(nsCard, "limit")); err != nil {

@@ -33,7 +33,8 @@ type Conditions struct {
 // ErrPrecondition means If-Match or If-None-Match failed.
 var ErrPrecondition = errors.New("precondition failed")
 
-// UIDConflictError means another card of the book already has the UID.
+// UIDConflictError means the write would give a UID to a second card of
+// the book, or change a card's UID; Name is the card that holds it.
 type UIDConflictError struct{ Name string }
 
 func (e *UIDConflictError) Error() string { return "uid already used by " + e.Name }
@@ -163,6 +164,11 @@ func (s *Store) PersonalPut(user, name, uid string, data []byte, cond Conditions
 		if other := uids.Get([]byte(uid)); other != nil && string(other) != name {
 			return &UIDConflictError{Name: string(other)}
 		}
+		if old != nil && oldCard.UID != uid {
+			// A resource keeps its UID (RFC 6352 6.3.2.1): another UID is
+			// another contact, which belongs in a resource of its own.
+			return &UIDConflictError{Name: name}
+		}
 		created = old == nil
 		if !created && oldCard.ETag == etag {
 			return nil // identical content: no new revision
@@ -172,11 +178,6 @@ func (s *Store) PersonalPut(user, name, uid string, data []byte, cond Conditions
 		if !created {
 			if err := ch.Delete(u64(oldCard.Rev)); err != nil {
 				return err
-			}
-			if oldCard.UID != uid {
-				if err := uids.Delete([]byte(oldCard.UID)); err != nil {
-					return err
-				}
 			}
 		} else if err := s.clearPersonalTombstone(ch, name); err != nil {
 			return err

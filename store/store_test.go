@@ -228,6 +228,13 @@ func TestPersonalBookConditionsAndConflicts(t *testing.T) {
 	if _, _, err := s.PersonalPut("alice", "other.vcf", "u1", card, Conditions{}); !errors.As(err, &conflict) || conflict.Name != "u1.vcf" {
 		t.Fatalf("uid conflict: %v", err)
 	}
+	// A card keeps its UID: another is refused, and the card stays.
+	if _, _, err := s.PersonalPut("alice", "u1.vcf", "u2", card, Conditions{}); !errors.As(err, &conflict) || conflict.Name != "u1.vcf" {
+		t.Fatalf("UID changed by a PUT: %v", err)
+	}
+	if c, err := s.PersonalGet("alice", "u1.vcf"); err != nil || c.UID != "u1" || c.ETag != etag {
+		t.Fatalf("after a refused UID change: %+v %v", c, err)
+	}
 	if err := s.PersonalDelete("alice", "u1.vcf", Conditions{Allow: func(exists bool, tag string) bool { return exists && tag == "stale" }}); !errors.Is(err, ErrPrecondition) {
 		t.Fatalf("stale delete: %v", err)
 	}

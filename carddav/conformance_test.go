@@ -1,0 +1,146 @@
+package carddav
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Tests from an independent CardDAV conformance suite's findings: each
+// departure from RFC 4918, 6352 and 6578 a client can hit.
+
+const (
+	multigetOpen = `<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">`
+	syncOpen     = `<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level>`
+)
+
+func TestEveryMemberOfAResponseHasAPropstatOrAStatus(t *testing.T) {
+	e := newEnv(t, 60)
+	company := bookPath("alice", bookCompany)
+	all, _, _ := e.sync("alice", "")
+	hrefs := ""
+	n := 0
+	for h := range all {
+		if n++; n <= 5 {
+			hrefs += "<D:href>" + h + "</D:href>"
+		}
+	}
+	cases := []struct {
+		name, body string
+		check      func(r response) bool
+	}{
+		{"sync-collection asking for no properties", syncOpen + `<D:prop/></D:sync-collection>`,
+			func(r response) bool { return len(r.Propstats) == 1 && r.Propstats[0].Status == status200 }},
+		{"multiget with allprop", multigetOpen + `<D:allprop/>` + hrefs + `</C:addressbook-multiget>`,
+			func(r response) bool {
+				return len(r.Propstats) == 1 && strings.Contains(r.Raw, `<D:getetag>"`) && !strings.Contains(r.Raw, "address-data")
+			}},
+		{"multiget with propname", multigetOpen + `<D:propname/>` + hrefs + `</C:addressbook-multiget>`,
+			func(r response) bool {
+				return len(r.Propstats) == 1 && strings.Contains(r.Raw, "<D:getetag/>") && !strings.Contains(r.Raw, `<D:getetag>"`)
+			}},
+		{"multiget with an empty prop", multigetOpen + `<D:prop/>` + hrefs + `</C:addressbook-multiget>`,
+			func(r response) bool { return len(r.Propstats) == 1 && r.Propstats[0].Status == status200 }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do("REPORT", company, "alice", c.body)
+			if r.code != http.StatusMultiStatus {
+				t.Fatalf("%d %s", r.code, r.body)
+			}
+			ms := parseMS(t, r.body)
+			if len(ms.Responses) < 5 {
+				t.Fatalf("%d responses", len(ms.Responses))
+			}
+			for _, resp := range ms.Responses {
+				if resp.Status == "" && len(resp.Propstats) == 0 || !c.check(resp) {
+					t.Fatalf("response %s:\n%s", resp.Href, resp.Raw)
+				}
+			}
+		})
+	}
+}
+
+func TestAddressDataOfATypeOrVersionNotServedIsRefused(t *testing.T) {
+	e := newEnv(t, 60)
+	company := bookPath("alice", bookCompany)
+	for _, c := range []struct {
+		attrs string
+		want  int
+	}{
+		{`content-type="text/vcards"`, http.StatusForbidden},
+		{`version="2.0"`, http.StatusForbidden},
+		{`content-type="application/vcard+json" version="4.0"`, http.StatusForbidden},
+		{`content-type="text/vcard" version="4.0"`, http.StatusMultiStatus},
+		{`Content-Type="text/vcard" version="3.0"`, http.StatusMultiStatus}, // vdirsyncer
+		{``, http.StatusMultiStatus},
+	} {
+		for _, body := range []string{
+			syncOpen + `<D:prop><D:getetag/><C:address-data xmlns:C="urn:ietf:params:xml:ns:carddav" ` + c.attrs + `/></D:prop></D:sync-collection>`,
+			`<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><C:address-data ` + c.attrs + `/></D:prop></C:addressbook-query>`,
+		} {
+			r := e.do("REPORT", company, "alice", body)
+			if r.code != c.want || c.want == http.StatusForbidden && !strings.Contains(r.body, "<C:supported-address-data/>") {
+				t.Errorf("address-data %s: %d %.200s", c.attrs, r.code, r.body)
+			}
+		}
+	}
+}
+
+func TestAPutKeepsTheCardsUID(t *testing.T) {
+	e := newEnv(t, 60)
+	p := bookPath("alice", bookPersonal) + "kim.vcf"
+	card := func(uid string) string {
+		return "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:Kim\r\nEND:VCARD\r\n"
+	}
+	if r := e.do("PUT", p, "alice", card("kim-1")); r.code != http.StatusCreated {
+		t.Fatalf("create: %d", r.code)
+	}
+	r := e.do("PUT", p, "alice", card("kim-2"))
+	if r.code != http.StatusConflict || !strings.Contains(r.body, "<C:no-uid-conflict><D:href>"+p+"</D:href>") {
+		t.Fatalf("a PUT changing the UID: %d %s", r.code, r.body)
+	}
+	if got := e.do("GET", p, "alice", ""); !strings.Contains(got.body, "UID:kim-1") {
+		t.Fatalf("the card after a refused UID change:\n%s", got.body)
+	}
+}
+
+func TestPutTakesTheMediaTypesClientsSendAndConvertsACharset(t *testing.T) {
+	e := newEnv(t, 60)
+	book := bookPath("alice", bookPersonal)
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:%s\r\nFN:Zo\xeb M\xfcller\r\nEND:VCARD\r\n" // Latin-1 where it says so
+	utf8Card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:%s\r\nFN:Zoë Müller\r\nEND:VCARD\r\n"
+	cases := []struct {
+		name, ctype, card string
+		want             int
+	}{
+		{"text/vcard", "text/vcard", utf8Card, http.StatusCreated},
+		{"with parameters and capitals", `Text/VCard; charset="UTF-8"; version=4.0`, utf8Card, http.StatusCreated},
+		{"the legacy text/x-vcard", "text/x-vcard", utf8Card, http.StatusCreated},
+		{"no Content-Type", "", utf8Card, http.StatusCreated},
+		{"Latin-1, declared", "text/vcard; charset=iso-8859-1", card, http.StatusCreated},
+		{"Windows-1252, declared", "text/vcard; charset=windows-1252", card, http.StatusCreated},
+		{"Latin-1, undeclared", "text/vcard", card, http.StatusBadRequest},
+		{"text/xml", "text/xml", utf8Card, http.StatusUnsupportedMediaType},
+		{"text/calendar", "text/calendar", utf8Card, http.StatusUnsupportedMediaType},
+		{"a charset nobody knows", "text/vcard; charset=klingon", utf8Card, http.StatusUnsupportedMediaType},
+		{"a malformed type", "text/vcard; charset", utf8Card, http.StatusUnsupportedMediaType},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			uid := "mt-" + strings.Repeat("x", i)
+			r := e.do("PUT", book+uid+".vcf", "alice", strings.Replace(c.card, "%s", uid, 1), "Content-Type", c.ctype)
+			if r.code != c.want {
+				t.Fatalf("%d, want %d: %s", r.code, c.want, r.body)
+			}
+			if c.want == http.StatusUnsupportedMediaType && !strings.Contains(r.body, "<C:supported-address-data/>") {
+				t.Fatalf("refusal without the precondition: %s", r.body)
+			}
+			if c.want == http.StatusCreated {
+				if got := e.do("GET", book+uid+".vcf", "alice", ""); !strings.Contains(got.body, "FN:Zoë Müller") {
+					t.Fatalf("served as:\n%q", got.body)
+				}
+			}
+		})
+	}
+}
