@@ -2,6 +2,7 @@ package carddav
 
 import (
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -112,7 +113,7 @@ func TestPutTakesTheMediaTypesClientsSendAndConvertsACharset(t *testing.T) {
 	utf8Card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:%s\r\nFN:Zoë Müller\r\nEND:VCARD\r\n"
 	cases := []struct {
 		name, ctype, card string
-		want             int
+		want              int
 	}{
 		{"text/vcard", "text/vcard", utf8Card, http.StatusCreated},
 		{"with parameters and capitals", `Text/VCard; charset="UTF-8"; version=4.0`, utf8Card, http.StatusCreated},
@@ -140,6 +141,65 @@ func TestPutTakesTheMediaTypesClientsSendAndConvertsACharset(t *testing.T) {
 				if got := e.do("GET", book+uid+".vcf", "alice", ""); !strings.Contains(got.body, "FN:Zoë Müller") {
 					t.Fatalf("served as:\n%q", got.body)
 				}
+			}
+		})
+	}
+}
+
+func TestParamFiltersAreEvaluated(t *testing.T) {
+	e := newEnv(t, 60)
+	book := bookPath("alice", bookPersonal)
+	for _, c := range []string{
+		"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:home\r\nFN:Homer\r\nTEL;TYPE=home,voice:+1 555 0001\r\nEMAIL;TYPE=INTERNET:h@example.org\r\nEND:VCARD\r\n",
+		"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:work\r\nFN:Worker\r\nTEL;TYPE=work:+1 555 0002\r\nEND:VCARD\r\n",
+		"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:pref\r\nFN:Preferred\r\nTEL;VALUE=uri;PREF=1;TYPE=\"cell,video\":tel:+1-555-0003\r\nEND:VCARD\r\n",
+		"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bare\r\nFN:Bare\r\nTEL;WORK;FAX:+1 555 0004\r\nEND:VCARD\r\n",
+	} {
+		if r := e.do("PUT", book+strings.SplitN(strings.SplitN(c, "UID:", 2)[1], "\r", 2)[0]+".vcf", "alice", c); r.code != http.StatusCreated {
+			t.Fatalf("PUT: %d %s", r.code, r.body)
+		}
+	}
+	query := func(filter string) (int, []string) {
+		prop := `<D:getetag/>`
+		if strings.Contains(filter, "PREF") {
+			prop += `<C:address-data version="4.0"/>` // PREF is a 4.0 parameter
+		}
+		r := e.do("REPORT", book, "alice", `<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop>`+prop+`</D:prop>`+filter+`</C:addressbook-query>`)
+		var got []string
+		if r.code == http.StatusMultiStatus {
+			for _, resp := range parseMS(t, r.body).Responses {
+				got = append(got, strings.TrimSuffix(resp.Href[strings.LastIndex(resp.Href, "/")+1:], ".vcf"))
+			}
+			sort.Strings(got)
+		}
+		return r.code, got
+	}
+	cases := []struct {
+		name, filter string
+		want         string // matching UIDs, or a status
+	}{
+		{"a parameter value", `<C:filter><C:prop-filter name="TEL"><C:param-filter name="TYPE"><C:text-match match-type="equals">work</C:text-match></C:param-filter></C:prop-filter></C:filter>`, "bare work"},
+		{"one value of a list", `<C:filter><C:prop-filter name="TEL"><C:param-filter name="type"><C:text-match match-type="equals">VOICE</C:text-match></C:param-filter></C:prop-filter></C:filter>`, "home"},
+		{"a quoted list", `<C:filter><C:prop-filter name="TEL"><C:param-filter name="TYPE"><C:text-match match-type="equals">video</C:text-match></C:param-filter></C:prop-filter></C:filter>`, "pref"},
+		{"a parameter defined", `<C:filter><C:prop-filter name="TEL"><C:param-filter name="PREF"/></C:prop-filter></C:filter>`, "pref"},
+		{"a parameter not defined", `<C:filter><C:prop-filter name="TEL"><C:param-filter name="PREF"><C:is-not-defined/></C:param-filter></C:prop-filter></C:filter>`, "bare home work"},
+		{"anyof: a text-match or a param-filter", `<C:filter><C:prop-filter name="TEL" test="anyof"><C:text-match>0002</C:text-match><C:param-filter name="TYPE"><C:text-match match-type="equals">home</C:text-match></C:param-filter></C:prop-filter></C:filter>`, "home work"},
+		{"allof: both on one instance", `<C:filter><C:prop-filter name="TEL" test="allof"><C:text-match>555</C:text-match><C:param-filter name="TYPE"><C:text-match match-type="equals">home</C:text-match></C:param-filter></C:prop-filter></C:filter>`, "home"},
+		{"allof across prop-filters", `<C:filter test="allof"><C:prop-filter name="TEL"/><C:prop-filter name="EMAIL"><C:param-filter name="TYPE"/></C:prop-filter></C:filter>`, "home"},
+		{"a test it cannot evaluate is refused", `<C:filter><C:prop-filter name="TEL"><C:time-range start="20260101T000000Z"/></C:prop-filter></C:filter>`, "403"},
+		{"an unknown filter test is refused", `<C:filter test="someof"><C:prop-filter name="TEL"/></C:filter>`, "403"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, got := query(c.filter)
+			if c.want == "403" {
+				if code != http.StatusForbidden {
+					t.Fatalf("%d, want 403", code)
+				}
+				return
+			}
+			if code != http.StatusMultiStatus || strings.Join(got, " ") != c.want {
+				t.Fatalf("%d: %v, want %s", code, got, c.want)
 			}
 		})
 	}

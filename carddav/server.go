@@ -333,7 +333,7 @@ func readBodyError(w http.ResponseWriter, err error) {
 	var (
 		tooBig    *http.MaxBytesError
 		dataType  *errAddressDataType
-		filter    *errFilterTooLarge
+		filter    *errUnsupportedFilter
 		collation *unsupportedCollation
 	)
 	switch {

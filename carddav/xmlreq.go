@@ -242,28 +242,6 @@ type multigetRequest struct {
 	hrefs []string
 }
 
-// queryRequest is a CARDDAV:addressbook-query REPORT.
-type queryRequest struct {
-	prop    propRequest
-	allOf   bool
-	filters []propFilter
-	limit   int
-}
-
-type propFilter struct {
-	name         string
-	allOf        bool
-	isNotDefined bool
-	texts        []textMatch
-}
-
-type textMatch struct {
-	text      string
-	matchType string // equals, contains, starts-with, ends-with
-	negate    bool
-	caseless  bool
-}
-
 func parseLimit(n *node) (int, error) {
 	if n == nil {
 		return 0, nil
@@ -317,78 +295,3 @@ func parseMultiget(root *node) (multigetRequest, error) {
 	}
 	return mr, nil
 }
-
-// A query costs the cards of the book times its terms: these bound one
-// query's work. Clients search with a few (iOS: FN, EMAIL, NICKNAME...).
-const (
-	maxQueryTerms    = 32  // prop-filters plus text-matches
-	maxTextMatchSize = 256 // bytes of one text-match
-)
-
-// errFilterTooLarge is refused with CARDDAV:supported-filter.
-type errFilterTooLarge struct{ what string }
-
-func (e *errFilterTooLarge) Error() string { return e.what }
-
-func parseQuery(root *node) (queryRequest, error) {
-	var qr queryRequest
-	var err error
-	if qr.prop, err = parsePropSpec(root); err != nil {
-		return qr, err
-	}
-	if qr.limit, err = parseLimit(root.child(nsCard, "limit")); err != nil {
-		return qr, err
-	}
-	f := root.child(nsCard, "filter")
-	if f == nil {
-		return qr, nil
-	}
-	qr.allOf = strings.EqualFold(f.attr("test"), "allof")
-	terms := 0
-	for _, pf := range f.children {
-		if !pf.is(nsCard, "prop-filter") {
-			continue
-		}
-		if terms += 1 + len(pf.children); terms > maxQueryTerms {
-			return qr, &errFilterTooLarge{fmt.Sprintf("more than %d prop-filters and text-matches in one query", maxQueryTerms)}
-		}
-		p := propFilter{name: strings.ToUpper(pf.attr("name")), allOf: strings.EqualFold(pf.attr("test"), "allof")}
-		if p.name == "" {
-			return qr, errors.New("prop-filter without name")
-		}
-		for _, c := range pf.children {
-			switch {
-			case c.is(nsCard, "is-not-defined"):
-				p.isNotDefined = true
-			case c.is(nsCard, "text-match"):
-				if len(c.text) > maxTextMatchSize {
-					return qr, &errFilterTooLarge{fmt.Sprintf("a text-match of %d bytes: at most %d", len(c.text), maxTextMatchSize)}
-				}
-				tm := textMatch{text: c.text, matchType: strings.ToLower(c.attr("match-type")), negate: strings.EqualFold(c.attr("negate-condition"), "yes")}
-				if tm.matchType == "" {
-					tm.matchType = "contains"
-				}
-				switch tm.matchType {
-				case "equals", "contains", "starts-with", "ends-with":
-				default:
-					return qr, fmt.Errorf("text-match match-type %q not supported", tm.matchType)
-				}
-				switch col := c.attr("collation"); col {
-				case "", "i;unicode-casemap", "i;ascii-casemap":
-					tm.caseless = true
-					tm.text = strings.ToLower(tm.text)
-				case "i;octet":
-				default:
-					return qr, &unsupportedCollation{col}
-				}
-				p.texts = append(p.texts, tm)
-			}
-		}
-		qr.filters = append(qr.filters, p)
-	}
-	return qr, nil
-}
-
-type unsupportedCollation struct{ name string }
-
-func (u *unsupportedCollation) Error() string { return "collation " + u.name + " not supported" }
