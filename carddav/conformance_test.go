@@ -1,8 +1,10 @@
 package carddav
 
 import (
+	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -200,6 +202,142 @@ func TestParamFiltersAreEvaluated(t *testing.T) {
 			}
 			if code != http.StatusMultiStatus || strings.Join(got, " ") != c.want {
 				t.Fatalf("%d: %v, want %s", code, got, c.want)
+			}
+		})
+	}
+}
+
+func TestPropPatchStoresWhatClientsSetAndRefusesTheRestPerProperty(t *testing.T) {
+	e := newEnv(t, 60)
+	personal, company, home := bookPath("alice", bookPersonal), bookPath("alice", bookCompany), homePath("alice")
+	update := func(ops string) string {
+		return `<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav" xmlns:A="http://apple.com/ns/ical/">` + ops + `</D:propertyupdate>`
+	}
+	set := func(props string) string { return `<D:set><D:prop>` + props + `</D:prop></D:set>` }
+	remove := func(props string) string { return `<D:remove><D:prop>` + props + `</D:prop></D:remove>` }
+	statuses := func(body string) map[string]string {
+		out := map[string]string{}
+		for _, ps := range parseMS(t, body).Responses[0].Propstats {
+			for _, p := range ps.Prop.Props {
+				out[p.XMLName.Local] = strings.TrimPrefix(ps.Status, "HTTP/1.1 ")
+			}
+		}
+		return out
+	}
+	propfind := func(path, props string) string {
+		return e.do("PROPFIND", path, "alice", `<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav" xmlns:A="http://apple.com/ns/ical/"><D:prop>`+props+`</D:prop></D:propfind>`, "Depth", "0").body
+	}
+	cases := []struct {
+		name, path, body string
+		want             map[string]string // property -> status
+		after            func() string     // a PROPFIND whose body must contain check
+		check            string
+	}{
+		{"renaming the personal book", personal, update(set(`<D:displayname>Family &amp; Friends</D:displayname><C:addressbook-description>Mine</C:addressbook-description>`)),
+			map[string]string{"displayname": "200 OK", "addressbook-description": "200 OK"},
+			func() string { return e.do("PROPFIND", home, "alice", "", "Depth", "1").body }, "<D:displayname>Family &amp; Friends</D:displayname>"},
+		{"a dead property a client keeps", personal, update(set(`<A:addressbook-color A:x="no">#FF0000<A:alpha>1</A:alpha></A:addressbook-color>`)),
+			map[string]string{"addressbook-color": "200 OK"},
+			func() string { return propfind(personal, `<A:addressbook-color/>`) }, `>#FF0000<X:alpha xmlns:X="http://apple.com/ns/ical/">1</X:alpha></X:addressbook-color>`},
+		{"allprop includes it", personal, update(remove(`<A:nothing-set/>`)),
+			map[string]string{"nothing-set": "200 OK"},
+			func() string { return e.do("PROPFIND", personal, "alice", "", "Depth", "0").body }, "addressbook-color"},
+		{"a protected property fails the whole update", personal, update(set(`<D:displayname>Other</D:displayname>`) + set(`<D:resourcetype/>`)),
+			map[string]string{"displayname": "424 Failed Dependency", "resourcetype": "403 Forbidden"},
+			func() string { return propfind(personal, `<D:displayname/>`) }, "Family &amp; Friends"},
+		{"the Company book refuses each property", company, update(set(`<D:displayname>Mine now</D:displayname>`) + remove(`<A:x/>`)),
+			map[string]string{"displayname": "403 Forbidden", "x": "403 Forbidden"},
+			func() string { return propfind(company, `<D:displayname/>`) }, "<D:displayname>Company</D:displayname>"},
+		{"a name is text", personal, update(set(`<D:displayname><b>bold</b></D:displayname>`)),
+			map[string]string{"displayname": "409 Conflict"}, nil, ""},
+		{"a value too large", personal, update(set(`<A:big>` + strings.Repeat("x", maxPropBytes+1) + `</A:big>`)),
+			map[string]string{"big": "507 Insufficient Storage"}, nil, ""},
+		{"removing the name gives the default back", personal, update(remove(`<D:displayname/>`)),
+			map[string]string{"displayname": "200 OK"},
+			func() string { return propfind(personal, `<D:displayname/>`) }, "<D:displayname>Personal</D:displayname>"},
+		{"the home takes a me-card", home, update(set(`<CS:me-card xmlns:CS="http://calendarserver.org/ns/"><D:href>` + company + `x.vcf</D:href></CS:me-card>`)),
+			map[string]string{"me-card": "200 OK"},
+			func() string { return propfind(home, `<CS:me-card xmlns:CS="http://calendarserver.org/ns/"/>`) }, "<CS:me-card><D:href>" + company + "x.vcf</D:href></CS:me-card>"},
+		{"but not a name", home, update(set(`<D:displayname>Mine</D:displayname>`)),
+			map[string]string{"displayname": "403 Forbidden"}, nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do("PROPPATCH", c.path, "alice", c.body)
+			if r.code != http.StatusMultiStatus {
+				t.Fatalf("%d %s", r.code, r.body)
+			}
+			wellFormed(t, "PROPPATCH", r.body)
+			got := statuses(r.body)
+			for p, want := range c.want {
+				if got[p] != want {
+					t.Fatalf("%s: %q, want %q\n%s", p, got[p], want, r.body)
+				}
+			}
+			if c.after != nil {
+				if body := c.after(); !strings.Contains(body, c.check) {
+					t.Fatalf("afterwards, no %q in:\n%s", c.check, body)
+				}
+			}
+		})
+	}
+	many := ""
+	for i := range maxSetProps + 1 {
+		many += "<A:p" + strconv.Itoa(i) + ">v</A:p" + strconv.Itoa(i) + ">"
+	}
+	r := e.do("PROPPATCH", personal, "alice", update(set(many)))
+	if got := statuses(r.body); got["p0"] != "507 Insufficient Storage" {
+		t.Fatalf("more properties than a collection keeps: %v", got)
+	}
+	if r := e.do("PROPPATCH", bookPath("bob", bookPersonal), "alice", update(set(`<D:displayname>x</D:displayname>`))); r.code != http.StatusNotFound {
+		t.Fatalf("another user's book: %d", r.code)
+	}
+}
+
+func TestDeliberateDeviationsAndRefusalsAreAsDocumented(t *testing.T) {
+	e := newEnv(t, 60)
+	company := bookPath("alice", bookCompany)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	cases := []struct {
+		name, method, path, depth string
+		want                      int
+		check                     func(r reply) bool
+	}{
+		{"PROPFIND on /.well-known/carddav is answered in place", "PROPFIND", "/.well-known/carddav", "0", http.StatusMultiStatus,
+			func(r reply) bool { return strings.Contains(r.body, principalPath("alice")) }},
+		{"PROPFIND on / is answered in place", "PROPFIND", "/", "0", http.StatusMultiStatus,
+			func(r reply) bool { return strings.Contains(r.body, principalPath("alice")) }},
+		{"GET on /.well-known/carddav redirects", "GET", "/.well-known/carddav", "", http.StatusMovedPermanently,
+			func(r reply) bool { return r.header.Get("Location") == principalPath("alice") }},
+		{"Depth: infinity lists like Depth: 1", "PROPFIND", company, "infinity", http.StatusMultiStatus,
+			func(r reply) bool { return strings.Count(r.body, "<D:response>") > 50 }},
+		{"no Depth lists like Depth: 1", "PROPFIND", company, "", http.StatusMultiStatus,
+			func(r reply) bool { return strings.Count(r.body, "<D:response>") > 50 }},
+		{"no Depth on the home lists the books, not every card", "PROPFIND", homePath("alice"), "", http.StatusMultiStatus,
+			func(r reply) bool { return strings.Count(r.body, "<D:response>") == 3 }},
+		{"MKCOL", "MKCOL", company, "", http.StatusForbidden, func(r reply) bool { return strings.Contains(r.body, "<D:bind/>") }},
+		{"COPY", "COPY", company, "", http.StatusForbidden, func(r reply) bool { return strings.Contains(r.body, "need-privileges") }},
+		{"MOVE", "MOVE", company, "", http.StatusForbidden, func(r reply) bool { return strings.Contains(r.body, "need-privileges") }},
+		{"ACL", "ACL", company, "", http.StatusForbidden, func(r reply) bool { return strings.Contains(r.body, "need-privileges") }},
+		{"LOCK", "LOCK", company, "", http.StatusMethodNotAllowed, func(r reply) bool { return !strings.Contains(r.header.Get("Allow"), "LOCK") }},
+		{"UNLOCK", "UNLOCK", company, "", http.StatusMethodNotAllowed, func(r reply) bool { return r.header.Get("Allow") != "" }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest(c.method, e.srv.URL+c.path, nil)
+			req.SetBasicAuth("alice", "demo")
+			if c.depth != "" {
+				req.Header.Set("Depth", c.depth)
+			}
+			resp, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			r := reply{code: resp.StatusCode, header: resp.Header, body: string(b)}
+			if r.code != c.want || !c.check(r) {
+				t.Fatalf("%d (want %d), Location %q, Allow %q: %.300s", r.code, c.want, r.header.Get("Location"), r.header.Get("Allow"), r.body)
 			}
 		})
 	}

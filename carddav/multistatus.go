@@ -16,6 +16,8 @@ const (
 	status200 = "HTTP/1.1 200 OK"
 	status404 = "HTTP/1.1 404 Not Found"
 	status403 = "HTTP/1.1 403 Forbidden"
+	status409 = "HTTP/1.1 409 Conflict"
+	status424 = "HTTP/1.1 424 Failed Dependency"
 	status507 = "HTTP/1.1 507 Insufficient Storage"
 )
 
@@ -25,6 +27,19 @@ var prefixes = map[string]string{nsDAV: "D", nsCard: "C", nsCS: "CS"}
 
 const msOpen = `<?xml version="1.0" encoding="utf-8"?>` + "\n" +
 	`<D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav" xmlns:CS="http://calendarserver.org/ns/">`
+
+// qualified is a name as written in a closing tag.
+func qualified(n xml.Name) string {
+	switch p, ok := prefixes[n.Space]; {
+	case ok:
+		return p + ":" + n.Local
+	case n.Space == nsXML:
+		return "xml:" + n.Local
+	case n.Space == "":
+		return n.Local
+	}
+	return "X:" + n.Local
+}
 
 // emptyTag renders <P:local/> for a property name, declaring a foreign
 // namespace inline.

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"encoding/xml"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/orgdav/orgdav/store"
 )
 
 // propValue returns a property's inner XML, or false when the resource
@@ -90,6 +93,61 @@ func (s *Server) principalProps(v *viewer) propValue {
 	}
 }
 
+// withStored answers a resource's properties: those clients set on it
+// (stored, already inner XML) before the live ones.
+func withStored(stored map[xml.Name]string, live propValue) propValue {
+	if len(stored) == 0 {
+		return live
+	}
+	return func(n xml.Name) (string, bool) {
+		if v, ok := stored[n]; ok {
+			return v, true
+		}
+		return live(n)
+	}
+}
+
+// storedNames lists the properties clients set, for allprop.
+func storedNames(stored map[xml.Name]string) []xml.Name {
+	names := make([]xml.Name, 0, len(stored))
+	for n := range stored {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b xml.Name) int { return strings.Compare(a.Space+" "+a.Local, b.Space+" "+b.Local) })
+	return names
+}
+
+// stored reads what clients set on one of the user's collections.
+func (s *Server) stored(user, scope string) map[xml.Name]string {
+	props, err := s.store.Props(user, scope)
+	if err != nil {
+		s.log.Error("reading a collection's properties failed; serving the defaults", "user", user, "scope", scope, "err", err)
+		return nil
+	}
+	out := make(map[xml.Name]string, len(props))
+	for n, v := range props {
+		out[xml.Name{Space: n.Space, Local: n.Local}] = v
+	}
+	return out
+}
+
+// principalsProps answers for /dav/principals/, the collection of principals.
+func (s *Server) principalsProps(v *viewer) propValue {
+	return func(n xml.Name) (string, bool) {
+		switch n {
+		case xml.Name{Space: nsDAV, Local: "resourcetype"}:
+			return "<D:collection/>", true
+		case xml.Name{Space: nsDAV, Local: "displayname"}:
+			return "Principals", true
+		case xml.Name{Space: nsDAV, Local: "current-user-principal"}:
+			return hrefXML(principalPath(v.user)), true
+		case xml.Name{Space: nsDAV, Local: "current-user-privilege-set"}:
+			return privRead, true
+		}
+		return "", false
+	}
+}
+
 func (s *Server) homeProps(v *viewer) propValue {
 	return func(n xml.Name) (string, bool) {
 		switch n {
@@ -100,7 +158,9 @@ func (s *Server) homeProps(v *viewer) propValue {
 		case xml.Name{Space: nsDAV, Local: "owner"}, xml.Name{Space: nsDAV, Local: "current-user-principal"}:
 			return hrefXML(principalPath(v.user)), true
 		case xml.Name{Space: nsDAV, Local: "current-user-privilege-set"}:
-			return privRead, true
+			// Its properties may be written (Apple's me-card), its
+			// members not.
+			return privRead + `<D:privilege><D:write-properties/></D:privilege>`, true
 		case xml.Name{Space: nsDAV, Local: "supported-report-set"}:
 			return "", true
 		}
@@ -138,11 +198,12 @@ func (s *Server) bookProps(v *viewer, b book) propValue {
 }
 
 // writeProps writes one response for a collection: the 200 propstat first,
-// then a 404 propstat for what the resource does not have.
-func writeProps(m ms, href string, pr propRequest, get propValue) {
+// then a 404 propstat for what the resource does not have. allprop and
+// propname cover the live properties and those clients set (set).
+func writeProps(m ms, href string, pr propRequest, get propValue, set []xml.Name) {
 	names := pr.props
 	if pr.allprop || pr.propname {
-		names = collectionAllprops
+		names = append(slices.Clone(collectionAllprops), set...)
 	}
 	m.respStart(href)
 	var missing []xml.Name
@@ -179,10 +240,10 @@ func writeProps(m ms, href string, pr propRequest, get propValue) {
 }
 
 func writeElement(w *bufio.Writer, n xml.Name, inner string) {
-	p := prefixes[n.Space]
-	w.WriteString("<" + p + ":" + n.Local + ">")
+	open := emptyTag(n)
+	w.WriteString(open[:len(open)-2] + ">")
 	w.WriteString(inner)
-	w.WriteString("</" + p + ":" + n.Local + ">")
+	w.WriteString("</" + qualified(n) + ">")
 }
 
 func depth(r *http.Request) string {
@@ -211,25 +272,26 @@ func (s *Server) propfind(w http.ResponseWriter, r *http.Request, rt route, v *v
 	m.open()
 	switch rt.kind {
 	case routeRoot, routeWellKnown:
-		writeProps(m, r.URL.Path, pr, s.rootProps(v))
+		writeProps(m, rt.href(), pr, s.rootProps(v), nil)
 	case routePrincipals:
-		writeProps(m, "/dav/principals/", pr, s.homeProps(v))
+		writeProps(m, "/dav/principals/", pr, s.principalsProps(v), nil)
 		if depth(r) == "1" {
-			writeProps(m, principalPath(v.user), pr, s.principalProps(v))
+			writeProps(m, principalPath(v.user), pr, s.principalProps(v), nil)
 		}
 	case routePrincipal:
-		writeProps(m, principalPath(v.user), pr, s.principalProps(v))
+		writeProps(m, principalPath(v.user), pr, s.principalProps(v), nil)
 	case routeHome:
-		writeProps(m, homePath(v.user), pr, s.homeProps(v))
+		home := s.stored(v.user, store.PropsHome)
+		writeProps(m, homePath(v.user), pr, withStored(home, s.homeProps(v)), storedNames(home))
 		if depth(r) == "1" {
 			for _, b := range s.books(v) {
-				writeProps(m, bookPath(v.user, b.id()), pr, s.bookProps(v, b))
+				s.writeBookProps(m, pr, v, b)
 			}
 		}
 	case routeBook:
 		b := s.book(v, rt.book)
 		href := bookPath(v.user, b.id())
-		writeProps(m, href, pr, s.bookProps(v, b))
+		s.writeBookProps(m, pr, v, b)
 		if depth(r) == "1" {
 			plan := newCardPlan(pr)
 			b.list(func(mem member) bool {
@@ -242,6 +304,15 @@ func (s *Server) propfind(w http.ResponseWriter, r *http.Request, rt route, v *v
 	if err := finish(); err != nil {
 		s.log.Debug("writing PROPFIND response failed", "path", r.URL.Path, "err", err)
 	}
+}
+
+// writeBookProps writes a book's response, with what its owner set on it.
+func (s *Server) writeBookProps(m ms, pr propRequest, v *viewer, b book) {
+	var set map[xml.Name]string
+	if b.writable() {
+		set = s.stored(v.user, store.PropsPersonal)
+	}
+	writeProps(m, bookPath(v.user, b.id()), pr, withStored(set, s.bookProps(v, b)), storedNames(set))
 }
 
 func (s *Server) propfindCard(w http.ResponseWriter, r *http.Request, rt route, v *viewer, pr propRequest) {
@@ -260,38 +331,4 @@ func (s *Server) propfindCard(w http.ResponseWriter, r *http.Request, rt route, 
 	if err := finish(); err != nil {
 		s.log.Debug("writing PROPFIND response failed", "path", r.URL.Path, "err", err)
 	}
-}
-
-// proppatch refuses every property change in a 207, as RFC 4918 allows;
-// Apple's me-card PROPPATCH gets a clean answer instead of an error page.
-func (s *Server) proppatch(w http.ResponseWriter, r *http.Request, rt route) {
-	root, err := parseXML(r.Body)
-	if err != nil {
-		readBodyError(w, err)
-		return
-	}
-	if !root.is(nsDAV, "propertyupdate") {
-		http.Error(w, "Bad request: expected DAV:propertyupdate.", http.StatusBadRequest)
-		return
-	}
-	var names []xml.Name
-	for _, op := range root.children {
-		if p := op.child(nsDAV, "prop"); p != nil {
-			for _, c := range p.children {
-				names = append(names, c.name)
-			}
-		}
-	}
-	bw, finish := body(w, r, "application/xml; charset=utf-8", http.StatusMultiStatus)
-	m := ms{bw}
-	m.open()
-	m.respStart(rt.href())
-	m.propstatOpen()
-	for _, n := range names {
-		m.w.WriteString(emptyTag(n))
-	}
-	m.propstatClose(status403)
-	m.respEnd()
-	m.close()
-	_ = finish()
 }

@@ -145,8 +145,13 @@ func TestReplayRealClientRequests(t *testing.T) {
 			}
 			switch {
 			case rq.method == "PROPPATCH":
-				if m.Responses[0].Propstats[0].Status != status403 {
-					t.Errorf("PROPPATCH not refused per property: %s", r.body)
+				// macOS's me-card is kept, and given back.
+				if m.Responses[0].Propstats[0].Status != status200 {
+					t.Errorf("PROPPATCH of the me-card not stored: %s", r.body)
+				}
+				got := e.do("PROPFIND", path, user, `<D:propfind xmlns:D="DAV:"><D:prop><CS:me-card xmlns:CS="http://calendarserver.org/ns/"/></D:prop></D:propfind>`, "Depth", "0")
+				if !strings.Contains(got.body, "<CS:me-card><D:href>/addressbooks/evert/book1/E7213AAA-7206-4B97-926A-CDFECBD91C26-ABSPlugin.vcf</D:href></CS:me-card>") {
+					t.Errorf("the me-card set is not given back: %s", got.body)
 				}
 			case isMultiget:
 				wantV4 := strings.Contains(body, `version="4.0"`)

@@ -210,7 +210,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, info *reqInfo) {
 	case http.MethodDelete:
 		s.deleteCard(w, r, rt, v)
 	case "PROPPATCH":
-		s.proppatch(w, r, rt)
+		s.proppatch(w, r, rt, v)
 	case "MKCOL", "MOVE", "COPY", "ACL":
 		needPrivileges(w, rt.parent(), "bind")
 	default:
