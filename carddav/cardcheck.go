@@ -1,6 +1,7 @@
 package carddav
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-vcard"
+	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/ianaindex"
 )
 
@@ -194,36 +196,47 @@ type errNotVCard struct{ what string }
 func (e *errNotVCard) Error() string { return e.what }
 
 // cardText reads an uploaded card's Content-Type and returns the card as
-// UTF-8. It accepts what real clients send: text/vcard with any parameters
-// and capitalisation, the legacy text/x-vcard and text/directory, a
-// generic application/octet-stream, or no type; a declared charset other
-// than UTF-8 is converted (a Latin-1 card stored raw would be served as
-// broken UTF-8).
+// UTF-8, without a byte-order mark. It accepts what real clients send:
+// text/vcard with any parameters and capitalisation, the legacy
+// text/x-vcard and text/directory, a generic application/octet-stream, or
+// no type. A declared charset is converted (a Latin-1 card stored raw would
+// be served as broken UTF-8), except that bytes already valid UTF-8 under
+// a declared single-byte charset are taken as the UTF-8 they are: clients
+// mislabel UTF-8 far more often than Latin-1 text happens to be valid
+// UTF-8, and converting would garble every accented letter.
 func cardText(contentType string, data []byte) ([]byte, error) {
-	if strings.TrimSpace(contentType) == "" {
-		return data, nil
-	}
-	mt, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return nil, &errNotVCard{fmt.Sprintf("Content-Type %q: %v", contentType, err)}
-	}
-	switch mt {
-	case "text/vcard", "text/x-vcard", "text/directory", "application/octet-stream":
-	default:
-		return nil, &errNotVCard{fmt.Sprintf("Content-Type %s is not a vCard: send text/vcard", mt)}
-	}
-	switch cs := strings.ToLower(params["charset"]); cs {
-	case "", "utf-8", "utf8", "us-ascii":
-		return data, nil
-	default:
-		enc, err := ianaindex.MIME.Encoding(cs)
-		if err != nil || enc == nil {
-			return nil, &errNotVCard{fmt.Sprintf("charset %q is not one this server reads: send UTF-8", cs)}
-		}
-		out, err := enc.NewDecoder().Bytes(data)
+	var cs string
+	if strings.TrimSpace(contentType) != "" {
+		mt, params, err := mime.ParseMediaType(contentType)
 		if err != nil {
-			return nil, &errNotVCard{fmt.Sprintf("the card is not %s: %v", cs, err)}
+			return nil, &errNotVCard{fmt.Sprintf("Content-Type %q: %v", contentType, err)}
 		}
-		return out, nil
+		switch mt {
+		case "text/vcard", "text/x-vcard", "text/directory", "application/octet-stream":
+		default:
+			return nil, &errNotVCard{fmt.Sprintf("Content-Type %s is not a vCard: send text/vcard", mt)}
+		}
+		cs = strings.ToLower(strings.TrimSpace(params["charset"]))
 	}
+	switch cs {
+	case "", "utf-8", "utf8", "us-ascii":
+		return bytes.TrimPrefix(data, utf8BOM), nil
+	}
+	enc, err := ianaindex.MIME.Encoding(cs)
+	if err != nil || enc == nil {
+		enc, err = htmlindex.Get(cs) // the names browsers know: cp1252, latin1...
+	}
+	if err != nil || enc == nil {
+		return nil, &errNotVCard{fmt.Sprintf("charset %q is not one this server reads: send UTF-8", cs)}
+	}
+	if utf8.Valid(data) && !strings.HasPrefix(cs, "utf-16") && !strings.HasPrefix(cs, "utf-32") {
+		return bytes.TrimPrefix(data, utf8BOM), nil
+	}
+	out, err := enc.NewDecoder().Bytes(data)
+	if err != nil {
+		return nil, &errNotVCard{fmt.Sprintf("the card is not %s: %v", cs, err)}
+	}
+	return bytes.TrimPrefix(out, utf8BOM), nil
 }
+
+var utf8BOM = []byte("\xEF\xBB\xBF")

@@ -102,11 +102,16 @@ func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *vi
 		readBodyError(w, err)
 		return
 	}
-	if data, err = cardText(r.Header.Get("Content-Type"), data); err != nil {
-		xmlError(w, http.StatusUnsupportedMediaType, "<C:supported-address-data/><D:responsedescription>"+textXML(err.Error())+"</D:responsedescription>")
-		return
+	// The size as sent, and as stored: a conversion may shrink or grow it.
+	tooBig := int64(len(data)) > s.opt.MaxCardBytes
+	if !tooBig {
+		if data, err = cardText(r.Header.Get("Content-Type"), data); err != nil {
+			xmlError(w, http.StatusUnsupportedMediaType, "<C:supported-address-data/><D:responsedescription>"+textXML(err.Error())+"</D:responsedescription>")
+			return
+		}
+		tooBig = int64(len(data)) > s.opt.MaxCardBytes
 	}
-	if int64(len(data)) > s.opt.MaxCardBytes {
+	if tooBig {
 		xmlError(w, http.StatusRequestEntityTooLarge, "<C:max-resource-size/>")
 		return
 	}

@@ -123,6 +123,9 @@ func TestPutTakesTheMediaTypesClientsSendAndConvertsACharset(t *testing.T) {
 		{"no Content-Type", "", utf8Card, http.StatusCreated},
 		{"Latin-1, declared", "text/vcard; charset=iso-8859-1", card, http.StatusCreated},
 		{"Windows-1252, declared", "text/vcard; charset=windows-1252", card, http.StatusCreated},
+		{"cp1252, as browsers call it", "text/vcard; charset=cp1252", card, http.StatusCreated},
+		{"UTF-8 mislabelled as Latin-1", "text/vcard; charset=iso-8859-1", utf8Card, http.StatusCreated},
+		{"UTF-8 with a byte-order mark", "text/vcard", "\xEF\xBB\xBF" + utf8Card, http.StatusCreated},
 		{"Latin-1, undeclared", "text/vcard", card, http.StatusBadRequest},
 		{"text/xml", "text/xml", utf8Card, http.StatusUnsupportedMediaType},
 		{"text/calendar", "text/calendar", utf8Card, http.StatusUnsupportedMediaType},
@@ -156,6 +159,7 @@ func TestParamFiltersAreEvaluated(t *testing.T) {
 		"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:work\r\nFN:Worker\r\nTEL;TYPE=work:+1 555 0002\r\nEND:VCARD\r\n",
 		"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:pref\r\nFN:Preferred\r\nTEL;VALUE=uri;PREF=1;TYPE=\"cell,video\":tel:+1-555-0003\r\nEND:VCARD\r\n",
 		"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bare\r\nFN:Bare\r\nTEL;WORK;FAX:+1 555 0004\r\nEND:VCARD\r\n",
+		"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:quoted\r\nFN:Quoted\r\nADR;LABEL=\"1 Main St, Town\";TYPE=\"home\",\"postal\":;;1 Main St;Town;;;\r\nEND:VCARD\r\n",
 	} {
 		if r := e.do("PUT", book+strings.SplitN(strings.SplitN(c, "UID:", 2)[1], "\r", 2)[0]+".vcf", "alice", c); r.code != http.StatusCreated {
 			t.Fatalf("PUT: %d %s", r.code, r.body)
@@ -188,6 +192,10 @@ func TestParamFiltersAreEvaluated(t *testing.T) {
 		{"anyof: a text-match or a param-filter", `<C:filter><C:prop-filter name="TEL" test="anyof"><C:text-match>0002</C:text-match><C:param-filter name="TYPE"><C:text-match match-type="equals">home</C:text-match></C:param-filter></C:prop-filter></C:filter>`, "home work"},
 		{"allof: both on one instance", `<C:filter><C:prop-filter name="TEL" test="allof"><C:text-match>555</C:text-match><C:param-filter name="TYPE"><C:text-match match-type="equals">home</C:text-match></C:param-filter></C:prop-filter></C:filter>`, "home"},
 		{"allof across prop-filters", `<C:filter test="allof"><C:prop-filter name="TEL"/><C:prop-filter name="EMAIL"><C:param-filter name="TYPE"/></C:prop-filter></C:filter>`, "home"},
+		{"a quoted value with a comma", `<C:filter><C:prop-filter name="ADR"><C:param-filter name="LABEL"><C:text-match match-type="equals">1 Main St, Town</C:text-match></C:param-filter></C:prop-filter></C:filter>`, "quoted"},
+		{"separately quoted values", `<C:filter><C:prop-filter name="ADR"><C:param-filter name="TYPE"><C:text-match match-type="equals">postal</C:text-match></C:param-filter></C:prop-filter></C:filter>`, "quoted"},
+		{"negated: none of the values matches", `<C:filter><C:prop-filter name="TEL"><C:param-filter name="TYPE"><C:text-match match-type="equals" negate-condition="yes">home</C:text-match></C:param-filter></C:prop-filter></C:filter>`, "bare pref work"},
+		{"a param-filter of two tests is refused", `<C:filter><C:prop-filter name="TEL"><C:param-filter name="TYPE"><C:is-not-defined/><C:text-match>x</C:text-match></C:param-filter></C:prop-filter></C:filter>`, "403"},
 		{"a test it cannot evaluate is refused", `<C:filter><C:prop-filter name="TEL"><C:time-range start="20260101T000000Z"/></C:prop-filter></C:filter>`, "403"},
 		{"an unknown filter test is refused", `<C:filter test="someof"><C:prop-filter name="TEL"/></C:filter>`, "403"},
 	}
@@ -340,5 +348,68 @@ func TestDeliberateDeviationsAndRefusalsAreAsDocumented(t *testing.T) {
 				t.Fatalf("%d (want %d), Location %q, Allow %q: %.300s", r.code, c.want, r.header.Get("Location"), r.header.Get("Allow"), r.body)
 			}
 		})
+	}
+}
+
+func TestPropPatchOfOddValuesStoresNothingThatBreaksAListing(t *testing.T) {
+	e := newEnv(t, 60)
+	personal, home := bookPath("alice", bookPersonal), homePath("alice")
+	for _, c := range []struct {
+		name, body string
+		want       int
+	}{
+		{"an attribute twice", `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><X:a xmlns:X="urn:x"><X:b k="1" k="2"/></X:a></D:prop></D:set></D:propertyupdate>`, http.StatusMultiStatus},
+		{"attribute names that are no qualified names", `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><X:a xmlns:X="urn:x"><X:b :k="1" k:="2" xml:lang="de"/></X:a></D:prop></D:set></D:propertyupdate>`, http.StatusMultiStatus},
+		{"an empty update", `<D:propertyupdate xmlns:D="DAV:"/>`, http.StatusBadRequest},
+		{"a set of nothing", `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop/></D:set></D:propertyupdate>`, http.StatusBadRequest},
+		{"a name longer than names are", `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><X:` + strings.Repeat("n", 40000) + ` xmlns:X="urn:x"/></D:prop></D:set></D:propertyupdate>`, http.StatusBadRequest},
+		{"many elements in a long namespace", `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><X:a xmlns:X="urn:` + strings.Repeat("n", 1000) + `">` + strings.Repeat("<X:b/>", 20000) + `</X:a></D:prop></D:set></D:propertyupdate>`, http.StatusMultiStatus},
+		{"an empty name is the default again", `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>  </D:displayname></D:prop></D:set></D:propertyupdate>`, http.StatusMultiStatus},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do("PROPPATCH", personal, "alice", c.body)
+			if r.code != c.want {
+				t.Fatalf("%d, want %d: %.300s", r.code, c.want, r.body)
+			}
+			for _, path := range []string{personal, home} {
+				for _, body := range []string{"", `<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>`, `<D:propfind xmlns:D="DAV:"><D:prop/></D:propfind>`} {
+					got := e.do("PROPFIND", path, "alice", body, "Depth", "1")
+					wellFormed(t, "PROPFIND after it", got.body)
+					for _, resp := range parseMS(t, got.body).Responses {
+						if resp.Status == "" && len(resp.Propstats) == 0 {
+							t.Fatalf("a response without a propstat: %s", resp.Raw)
+						}
+						if strings.Count(resp.Raw, "<D:displayname") > 1 {
+							t.Fatalf("a name twice: %s", resp.Raw)
+						}
+					}
+				}
+			}
+		})
+	}
+	if got := e.do("PROPFIND", personal, "alice", `<D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:propfind>`, "Depth", "0"); !strings.Contains(got.body, "<D:displayname>Personal</D:displayname>") {
+		t.Fatalf("an empty name set: %s", got.body)
+	}
+	if r := e.do("PROPPATCH", personal+"no-such-card.vcf", "alice", `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname></D:prop></D:set></D:propertyupdate>`); r.code != http.StatusNotFound {
+		t.Fatalf("a card that does not exist: %d", r.code)
+	}
+}
+
+func TestACardTooLargeAsSentIsRefusedBeforeItIsConverted(t *testing.T) {
+	e := newEnv(t, 60)
+	// UTF-16 shrinks to half as UTF-8: the size as sent counts.
+	var b strings.Builder
+	b.WriteString("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:big\r\nFN:Big\r\nNOTE:")
+	for b.Len() < 600<<10 {
+		b.WriteString("x")
+	}
+	b.WriteString("\r\nEND:VCARD\r\n")
+	var utf16 []byte
+	for _, c := range []byte(b.String()) {
+		utf16 = append(utf16, c, 0)
+	}
+	r := e.do("PUT", bookPath("alice", bookPersonal)+"big.vcf", "alice", string(utf16), "Content-Type", "text/vcard; charset=utf-16le")
+	if r.code != http.StatusRequestEntityTooLarge || !strings.Contains(r.body, "max-resource-size") {
+		t.Fatalf("a 1.2 MB UTF-16 card: %d %.200s", r.code, r.body)
 	}
 }

@@ -38,17 +38,17 @@ func FuzzDAVRequestBodies(f *testing.F) {
 	e := newEnv(f, 40)
 	f.Fuzz(func(t *testing.T, body string) {
 		rev := e.st.Index().Rev
-		for _, r := range []struct{ method, path, depth string }{
-			{"PROPFIND", bookPath("alice", bookCompany), "1"},
-			{"PROPFIND", homePath("alice"), "1"},
-			{"REPORT", bookPath("alice", bookCompany), "0"},
-			{"REPORT", bookPath("alice", bookPersonal), "1"},
+		for _, r := range []struct{ method, path, depth, body string }{
+			{"PROPFIND", bookPath("alice", bookCompany), "1", body},
+			{"PROPFIND", homePath("alice"), "1", body},
+			{"REPORT", bookPath("alice", bookCompany), "0", body},
+			{"REPORT", bookPath("alice", bookPersonal), "1", body},
 			// What PROPPATCH stores is served by the allprop after it.
-			{"PROPPATCH", bookPath("alice", bookPersonal), "0"},
-			{"PROPPATCH", homePath("alice"), "0"},
-			{"PROPFIND", homePath("alice"), "1"},
+			{"PROPPATCH", bookPath("alice", bookPersonal), "0", body},
+			{"PROPPATCH", homePath("alice"), "0", body},
+			{"PROPFIND", homePath("alice"), "1", ""},
 		} {
-			req := httptest.NewRequest(r.method, r.path, strings.NewReader(body))
+			req := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
 			req.SetBasicAuth("alice", "demo")
 			req.Header.Set("Depth", r.depth)
 			w := httptest.NewRecorder()

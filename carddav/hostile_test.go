@@ -4,16 +4,52 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/orgdav/orgdav/store"
 )
 
-// wellFormed fails unless body is well-formed XML (what every client's
-// parser needs before it reads anything).
+// wellFormed fails unless body is well-formed, namespace-well-formed XML
+// (what every client's parser needs before it reads anything). encoding/xml
+// lets through what expat and libxml2 refuse: an attribute twice, a name
+// that is no qualified name, a prefix bound to xml's namespace; those are
+// checked here.
 func wellFormed(t *testing.T, what, body string) {
 	t.Helper()
+	fail := func(err any) {
+		t.Helper()
+		t.Fatalf("%s is not well-formed XML: %v\n%.400s", what, err, body)
+	}
+	raw := xml.NewDecoder(strings.NewReader(body))
+	raw.Strict = true
+	for {
+		tok, err := raw.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fail(err)
+		}
+		start, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		seen := map[xml.Name]bool{}
+		for _, a := range append([]xml.Attr{{Name: start.Name}}, start.Attr...) {
+			if a.Name.Local == "" || strings.Contains(a.Name.Local, ":") || a.Name.Space == "" && strings.HasPrefix(a.Name.Local, "xmlns") && a.Name.Local != "xmlns" {
+				fail("the name " + a.Name.Space + ":" + a.Name.Local)
+			}
+			if a.Name.Space == "xmlns" && a.Value == "http://www.w3.org/XML/1998/namespace" {
+				fail("a prefix bound to xml's namespace")
+			}
+			if a.Name != start.Name && seen[a.Name] {
+				fail("the attribute " + a.Name.Local + " twice")
+			}
+			seen[a.Name] = true
+		}
+	}
 	d := xml.NewDecoder(strings.NewReader(body))
 	d.Strict = true
 	for {
@@ -22,7 +58,7 @@ func wellFormed(t *testing.T, what, body string) {
 			return
 		}
 		if err != nil {
-			t.Fatalf("%s is not well-formed XML: %v\n%.400s", what, err, body)
+			fail(err)
 		}
 	}
 }
@@ -100,7 +136,18 @@ func TestNoPathPropertyOrDirectoryValueMakesAResponseIllFormed(t *testing.T) {
 	} else {
 		wellFormed(t, "a book holding a title XML cannot carry", r.body)
 	}
-	for _, path := range []string{bookPath("alice", bookPersonal) + "%01x", bookPath("alice", bookCompany) + "%FF", bookPath("alice", bookPersonal) + "a%0Cb"} {
+	for i, name := range []string{"%01x", "a%0Cb", "%FF"} {
+		card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:odd" + strconv.Itoa(i) + "\r\nFN:Odd\r\nEND:VCARD\r\n"
+		if r := e.do("PUT", bookPath("alice", bookPersonal)+name, "alice", card); r.code != http.StatusCreated {
+			t.Fatalf("PUT %s: %d %s", name, r.code, r.body)
+		}
+	}
+	if r := e.do("REPORT", bookPath("alice", bookPersonal), "alice", syncBody("", true)); r.code != http.StatusMultiStatus {
+		t.Fatalf("sync of cards with odd names: %d", r.code)
+	} else {
+		wellFormed(t, "sync of cards with odd names", r.body)
+	}
+	for _, path := range []string{bookPath("alice", bookPersonal) + "%01x", bookPath("alice", bookPersonal) + "%FF", bookPath("alice", bookPersonal) + "a%0Cb"} {
 		r := e.do("PROPPATCH", path, "alice", `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname></D:prop></D:set></D:propertyupdate>`)
 		if r.code != http.StatusMultiStatus {
 			t.Fatalf("PROPPATCH %s: %d", path, r.code)

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/orgdav/orgdav/store"
@@ -37,7 +38,9 @@ var liveProps = func() map[xml.Name]bool {
 	}
 	for _, local := range []string{"getetag", "getcontenttype", "getcontentlength", "getlastmodified", "creationdate",
 		"lockdiscovery", "supportedlock", "principal-collection-set", "group-membership", "quota-available-bytes",
-		"quota-used-bytes", "resource-id", "add-member"} {
+		"quota-used-bytes", "resource-id", "add-member",
+		// RFC 3744's
+		"acl", "acl-restrictions", "supported-privilege-set", "inherited-acl-set", "alternate-URI-set", "group-member-set"} {
 		m[xml.Name{Space: nsDAV, Local: local}] = true
 	}
 	for _, local := range []string{"address-data", "max-image-size", "supported-collation-set"} {
@@ -71,18 +74,28 @@ func (s *Server) proppatch(w http.ResponseWriter, r *http.Request, rt route, v *
 	case rt.kind == routeBook && s.book(v, rt.book).writable():
 		scope = store.PropsPersonal
 	}
+	if rt.kind == routeCard {
+		if _, ok := s.book(v, rt.book).find(rt.card); !ok {
+			http.Error(w, "Not found.", http.StatusNotFound)
+			return
+		}
+	}
 	var ops []propOp
 	for _, op := range root.children {
 		remove := op.is(nsDAV, "remove")
-		if !remove && !op.is(nsDAV, "set") {
-			http.Error(w, "Bad request: propertyupdate holds set and remove.", http.StatusBadRequest)
+		p := op.child(nsDAV, "prop")
+		if !remove && !op.is(nsDAV, "set") || p == nil || len(p.children) == 0 {
+			// RFC 4918 14.19: set or remove, each naming a property.
+			http.Error(w, "Bad request: propertyupdate holds set and remove, each with a prop naming properties.", http.StatusBadRequest)
 			return
 		}
-		if p := op.child(nsDAV, "prop"); p != nil {
-			for _, c := range p.children {
-				ops = append(ops, checkPropOp(scope, c, remove))
-			}
+		for _, c := range p.children {
+			ops = append(ops, checkPropOp(scope, c, remove))
 		}
+	}
+	if len(ops) == 0 {
+		http.Error(w, "Bad request: propertyupdate holds set and remove, each with a prop naming properties.", http.StatusBadRequest)
+		return
 	}
 	if len(ops) > maxProps {
 		readBodyError(w, errTooManyProps)
@@ -138,7 +151,12 @@ func (s *Server) proppatch(w http.ResponseWriter, r *http.Request, rt route, v *
 			}
 			m.w.WriteString(emptyTag(op.name))
 		}
-		if opened {
+		switch {
+		case !opened:
+		case status == status403 && scope != "":
+			// The writable collection's own live properties.
+			m.w.WriteString("</D:prop><D:status>" + status + "</D:status><D:error><D:cannot-modify-protected-property/></D:error></D:propstat>")
+		default:
 			m.propstatClose(status)
 		}
 	}
@@ -165,6 +183,10 @@ func checkPropOp(scope string, p *node, remove bool) propOp {
 		case remove:
 		case len(p.children) > 0 || len(p.text) > limit:
 			op.status = status409 // text of bounded length only
+		case strings.TrimSpace(p.text) == "":
+			// No name at all: the default again (Outlook skips books
+			// without one).
+			op.remove = true
 		default:
 			op.value = textXML(strings.TrimSpace(p.text))
 		}
@@ -183,33 +205,46 @@ func checkPropOp(scope string, p *node, remove bool) propOp {
 		op.status = status403
 	case !remove:
 		var b strings.Builder
-		writeInner(&b, p)
-		if b.Len() > maxPropBytes {
+		if !writeInner(&b, p, maxPropBytes) {
 			op.status = status507
+			break
 		}
 		op.value = b.String()
 	}
 	return op
 }
 
-// writeInner writes an element's content back as XML: its text and its
+// writeInner writes an element's content back as XML, at most limit
+// bytes (it reports false past them, having stopped): its text and its
 // child elements, each declaring the namespace it is in (the prefixes of
-// the multistatus root excepted), with their plain attributes.
-func writeInner(b *strings.Builder, n *node) {
+// the multistatus root excepted), with their plain attributes, each once.
+// Text comes before the children, and namespaced attributes (xml:lang)
+// are not kept.
+func writeInner(b *strings.Builder, n *node, limit int) bool {
 	xml.EscapeText(b, []byte(n.text))
 	for _, c := range n.children {
+		if b.Len() > limit {
+			return false
+		}
 		open := emptyTag(c.name)
 		b.WriteString(open[:len(open)-2])
+		var seen []string
 		for _, a := range c.attrs {
-			if a.Name.Space != "" || a.Name.Local == "xmlns" {
-				continue // namespace declarations: each element has its own
+			// Namespace declarations: each element has its own. A name
+			// twice, or one with a colon, would not be well-formed.
+			if a.Name.Space != "" || a.Name.Local == "xmlns" || a.Name.Local == "" || strings.Contains(a.Name.Local, ":") || slices.Contains(seen, a.Name.Local) {
+				continue
 			}
+			seen = append(seen, a.Name.Local)
 			b.WriteString(" " + a.Name.Local + `="`)
 			xml.EscapeText(b, []byte(a.Value))
 			b.WriteString(`"`)
 		}
 		b.WriteString(">")
-		writeInner(b, c)
+		if !writeInner(b, c, limit) {
+			return false
+		}
 		b.WriteString("</" + qualified(c.name) + ">")
 	}
+	return b.Len() <= limit
 }

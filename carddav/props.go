@@ -203,7 +203,12 @@ func (s *Server) bookProps(v *viewer, b book) propValue {
 func writeProps(m ms, href string, pr propRequest, get propValue, set []xml.Name) {
 	names := pr.props
 	if pr.allprop || pr.propname {
-		names = append(slices.Clone(collectionAllprops), set...)
+		names = slices.Clone(collectionAllprops)
+		for _, n := range set {
+			if !slices.Contains(collectionAllprops, n) { // a renamed book's name is there already
+				names = append(names, n)
+			}
+		}
 	}
 	m.respStart(href)
 	var missing []xml.Name
@@ -228,6 +233,10 @@ func writeProps(m ms, href string, pr propRequest, get propValue, set []xml.Name
 	}
 	if opened {
 		m.propstatClose(status200)
+	}
+	if !opened && len(missing) == 0 {
+		// Nothing asked for: still a propstat (RFC 4918 14.24).
+		m.w.WriteString("<D:propstat><D:prop/><D:status>" + status200 + "</D:status></D:propstat>")
 	}
 	if len(missing) > 0 {
 		m.propstatOpen()

@@ -131,6 +131,10 @@ func parsePropFilter(pf *node) (propFilter, error) {
 			if pm.name == "" {
 				return p, errors.New("param-filter without name")
 			}
+			// RFC 6352 10.5.2: is-not-defined or one text-match, or none.
+			if len(c.children) > 1 {
+				return p, &errUnsupportedFilter{"a param-filter holds is-not-defined or one text-match"}
+			}
 			for _, cc := range c.children {
 				switch {
 				case cc.is(nsCard, "is-not-defined"):
@@ -300,10 +304,11 @@ func (f *propFilter) instanceMatches(l *contentLine) bool {
 }
 
 // matches tests a parameter of one property instance. A bare parameter
-// (vCard 2.1's "TEL;WORK") is a TYPE value; a value list is one value per
-// item ("TYPE=work,voice").
+// (vCard 2.1's "TEL;WORK") is a TYPE value. The text-match holds when one
+// of the parameter's values matches ("TYPE=work,voice" and
+// TYPE="work","voice" hold two); negated, when none does.
 func (p *paramFilter) matches(l *contentLine) bool {
-	defined := false
+	defined, matched := false, false
 	for _, raw := range l.params {
 		k, v, hasValue := strings.Cut(raw, "=")
 		if !hasValue {
@@ -316,9 +321,9 @@ func (p *paramFilter) matches(l *contentLine) bool {
 		if p.text == nil {
 			break
 		}
-		for _, item := range strings.Split(strings.Trim(v, `"`), ",") {
-			if p.text.matchValue(item) {
-				return true
+		for _, item := range paramValues(k, v) {
+			if p.text.valueMatches(item) {
+				matched = true
 			}
 		}
 	}
@@ -326,12 +331,44 @@ func (p *paramFilter) matches(l *contentLine) bool {
 	case p.isNotDefined:
 		return !defined
 	case p.text != nil:
-		return false
+		return defined && matched != p.text.negate
 	}
 	return defined
 }
 
+// paramValues splits a parameter's value at its commas into values,
+// unquoting each and decoding RFC 6868's ^ escapes. TYPE, PID and SORT-AS
+// are lists even inside quotes (RFC 6350's own TYPE="voice,home"); in
+// other parameters a quoted comma is part of the value
+// (LABEL="1 Main St, Town").
+func paramValues(name, v string) []string {
+	list := strings.EqualFold(name, "TYPE") || strings.EqualFold(name, "PID") || strings.EqualFold(name, "SORT-AS")
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && (!quoted || list):
+			out = append(out, cur.String())
+			cur.Reset()
+		case c == '^' && i+1 < len(v) && strings.IndexByte("n'^", v[i+1]) >= 0:
+			cur.WriteString(map[byte]string{'n': "\n", '\'': `"`, '^': "^"}[v[i+1]])
+			i++
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(out, cur.String())
+}
+
 func (tm *textMatch) matchValue(val string) bool {
+	return tm.valueMatches(val) != tm.negate
+}
+
+// valueMatches is the match itself, before negate-condition.
+func (tm *textMatch) valueMatches(val string) bool {
 	needle := tm.text // lower-cased by parseTextMatch when caseless
 	if tm.caseless {
 		val = strings.ToLower(val)
@@ -347,5 +384,5 @@ func (tm *textMatch) matchValue(val string) bool {
 	default:
 		ok = strings.Contains(val, needle)
 	}
-	return ok != tm.negate
+	return ok
 }

@@ -57,6 +57,10 @@ func (n *node) attr(local string) string {
 const (
 	maxXMLDepth    = 32
 	maxXMLElements = 200000
+	// Names are echoed (404 and 403 propstats) and stored (PROPPATCH):
+	// their length is bounded like any value.
+	maxXMLName      = 256
+	maxXMLNamespace = 1024
 )
 
 var (
@@ -93,6 +97,9 @@ func parseXML(r io.Reader) (*node, error) {
 			// namespaced XML.
 			if t.Name.Local == "" || strings.Contains(t.Name.Local, ":") || t.Name.Space == nsXMLNS || t.Name.Space == "xmlns" {
 				return nil, fmt.Errorf("malformed XML: element name %q", t.Name.Local)
+			}
+			if len(t.Name.Local) > maxXMLName || len(t.Name.Space) > maxXMLNamespace {
+				return nil, fmt.Errorf("an element name or namespace longer than %d or %d bytes", maxXMLName, maxXMLNamespace)
 			}
 			n := &node{name: t.Name, attrs: t.Attr}
 			if len(stack) > 0 {
@@ -136,7 +143,7 @@ type propRequest struct {
 	allprop  bool
 	propname bool
 	props    []xml.Name
-	// addressData holds the address-data element's attributes when asked for.
+	// wantV4: the address-data asked for is vCard 4.0.
 	wantV4 bool
 }
 
