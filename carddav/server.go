@@ -135,8 +135,6 @@ func parsePath(p string) (route, bool) {
 	return route{}, false
 }
 
-func validBook(b string) bool { return b == bookCompany || b == bookPersonal }
-
 func principalPath(user string) string { return "/dav/principals/" + url.PathEscape(user) + "/" }
 func homePath(user string) string      { return "/dav/books/" + url.PathEscape(user) + "/" }
 func bookPath(user, b string) string   { return homePath(user) + b + "/" }
@@ -236,21 +234,6 @@ func (s *Server) viewerFor(user string) *viewer {
 		}
 	}
 	return v
-}
-
-func (s *Server) book(v *viewer, id string) book {
-	if id == bookPersonal {
-		info, err := s.store.PersonalInfo(v.user)
-		if err != nil {
-			s.log.Error("reading personal book failed", "user", v.user, "err", err)
-		}
-		return &personalBook{s: s, v: v, info: info}
-	}
-	return &companyBook{s: s, v: v}
-}
-
-func (s *Server) books(v *viewer) []book {
-	return []book{s.book(v, bookCompany), s.book(v, bookPersonal)}
 }
 
 func allow(rt route) string {

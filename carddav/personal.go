@@ -1,0 +1,105 @@
+package carddav
+
+import (
+	"github.com/orgdav/orgdav/store"
+)
+
+// personalBook is the viewer's own writable book, stored verbatim.
+type personalBook struct {
+	s    *Server
+	v    *viewer
+	info store.PersonalInfo
+}
+
+func (b *personalBook) id() string { return bookPersonal }
+
+func (b *personalBook) displayName() string { return b.s.opt.PersonalBookName }
+
+func (b *personalBook) description() string { return "Your own contacts" }
+
+func (b *personalBook) writable() bool { return true }
+
+func (b *personalBook) token() string {
+	return formatToken(b.s.store.Epoch(), bookPersonal, b.info.Rev, "-")
+}
+
+func (b *personalBook) list(fn func(member) bool) {
+	_ = b.s.store.PersonalList(b.v.user, func(c store.PersonalCard) bool {
+		return fn(member{seg: c.Name, etag: []byte(c.ETag)})
+	})
+}
+
+func (b *personalBook) find(seg string) (string, bool) {
+	c, err := b.s.store.PersonalGet(b.v.user, seg)
+	if err != nil {
+		return "", false
+	}
+	return c.ETag, true
+}
+
+func (b *personalBook) get(seg string, v4 bool) ([]byte, string, error) {
+	c, err := b.s.store.PersonalGet(b.v.user, seg)
+	if err != nil {
+		return nil, "", err
+	}
+	data := c.Data
+	if err := checkText(data); err != nil {
+		// Stored before PUT checked its text: served repaired, so the
+		// book's responses stay well-formed XML.
+		if _, logged := b.s.repaired.LoadOrStore(c.ETag, true); !logged {
+			b.s.log.Warn("personal card holds text that XML cannot carry; serving it repaired", "user", b.v.user, "card", seg, "err", err)
+		}
+		data = repairText(data)
+	}
+	return convertCard(data, v4), c.ETag, nil
+}
+
+func (b *personalBook) delta(tok string, limit int, fn func(member)) (string, bool, error) {
+	var since uint64
+	if tok != "" {
+		t, ok := parseToken(tok)
+		if !ok || t.epoch != b.s.store.Epoch() || t.book != bookPersonal || t.fp != "-" || t.rev > b.info.Rev || t.rev < b.info.Horizon {
+			return "", false, errInvalidToken
+		}
+		if t.rev == b.info.Rev {
+			return tok, false, nil
+		}
+		since = t.rev
+	}
+	last := since
+	truncated := false
+	n := 0
+	err := b.s.store.PersonalChanges(b.v.user, since, func(c store.Change) bool {
+		if c.Rev > b.info.Rev {
+			return false
+		}
+		if c.Deleted && tok == "" {
+			last = c.Rev
+			return true
+		}
+		if limit > 0 && n >= limit {
+			truncated = true
+			return false
+		}
+		n++
+		last = c.Rev
+		if c.Deleted {
+			fn(member{seg: c.Name, deleted: true})
+			return true
+		}
+		etag, ok := b.find(c.Name)
+		if !ok {
+			fn(member{seg: c.Name, deleted: true})
+			return true
+		}
+		fn(member{seg: c.Name, etag: []byte(etag)})
+		return true
+	})
+	if err != nil {
+		return "", false, err
+	}
+	if !truncated {
+		last = b.info.Rev
+	}
+	return formatToken(b.s.store.Epoch(), bookPersonal, last, "-"), truncated, nil
+}
