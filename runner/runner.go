@@ -81,6 +81,10 @@ func (r *Runner) Imported(name string) bool {
 	return sr != nil && sr.imported.Load()
 }
 
+// Runs returns up to n recent runs of a source, or of all (""), newest
+// first.
+func (r *Runner) Runs(source string, n int) ([]store.Run, error) { return r.st.Runs(source, n) }
+
 // ErrUnknownSource is returned for a source name not in the config.
 var ErrUnknownSource = errors.New("unknown source")
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -96,34 +94,6 @@ func TestRunLogIsBounded(t *testing.T) {
 	runs, _ := st.Runs("", store.MaxRuns*2)
 	if len(runs) != store.MaxRuns || runs[0].ID != store.MaxRuns+5 {
 		t.Fatalf("kept %d runs, newest %d", len(runs), runs[0].ID)
-	}
-}
-
-func TestAdminAPIRunsAndLists(t *testing.T) {
-	r, _, _ := setup(t, false)
-	srv := httptest.NewServer(r.Handler())
-	defer srv.Close()
-	resp, err := http.Post(srv.URL+"/sync?source=corp", "", nil)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("sync: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	resp, err = http.Post(srv.URL+"/sync?source=nope", "", nil)
-	if err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("unknown source: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	resp, err = http.Get(srv.URL + "/runs?n=5")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b := new(strings.Builder)
-	buf := make([]byte, 4096)
-	n, _ := resp.Body.Read(buf)
-	b.Write(buf[:n])
-	if !strings.Contains(b.String(), `"result":"applied"`) {
-		t.Fatalf("runs: %s", b)
 	}
 }
 

@@ -5,13 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/orgdav/orgdav/api"
 	"github.com/orgdav/orgdav/directory"
 	"github.com/orgdav/orgdav/runner"
 	"github.com/orgdav/orgdav/store"
@@ -33,15 +32,8 @@ func syncCmd(args []string) error {
 	}
 	source := fs.Arg(0)
 	var runs []store.Run
-	if cl := adminClient(cfg); cl != nil {
-		q := url.Values{}
-		if source != "" {
-			q.Set("source", source)
-		}
-		if *confirm {
-			q.Set("confirm", "1")
-		}
-		if err := adminCall(cl, "POST", "/sync", q, &runs); err != nil {
+	if cl := api.Dial(socketPath(cfg)); cl != nil {
+		if runs, err = cl.Sync(source, *confirm); err != nil {
 			return err
 		}
 	} else {
@@ -93,8 +85,8 @@ func logsCmd(args []string) error {
 		return err
 	}
 	var runs []store.Run
-	if cl := adminClient(cfg); cl != nil {
-		err = adminCall(cl, "GET", "/runs", url.Values{"n": {strconv.Itoa(*n)}, "source": {*source}}, &runs)
+	if cl := api.Dial(socketPath(cfg)); cl != nil {
+		runs, err = cl.Runs(*source, *n)
 	} else {
 		st, oerr := openStore(cfg)
 		if oerr != nil {

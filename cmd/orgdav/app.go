@@ -1,19 +1,13 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -102,37 +96,6 @@ func sources(cfg *config.Config, log *slog.Logger) ([]runner.Spec, []auth.LoginS
 }
 
 func socketPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "orgdav.sock") }
-
-// adminClient talks to a running server over its socket; nil when no
-// server runs on this data directory.
-func adminClient(cfg *config.Config) *http.Client {
-	path := socketPath(cfg)
-	c, err := net.DialTimeout("unix", path, time.Second)
-	if err != nil {
-		return nil
-	}
-	c.Close()
-	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", path)
-	}}}
-}
-
-func adminCall(c *http.Client, method, path string, q url.Values, out any) error {
-	req, err := http.NewRequest(method, "http://orgdav"+path+"?"+q.Encode(), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return fmt.Errorf("admin API: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%s", strings.TrimSpace(string(b)))
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
 
 // openStore opens the database for a command run without a server.
 func openStore(cfg *config.Config) (*store.Store, error) {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/orgdav/orgdav/api"
 	"github.com/orgdav/orgdav/auth"
 	"github.com/orgdav/orgdav/carddav"
 	"github.com/orgdav/orgdav/config"
@@ -131,7 +132,11 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	adminSrv := &http.Server{Handler: run.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// The socket is this machine's admin door: whoever may open it (the
+	// server's own user, mode 0600) is an admin.
+	adminMux := http.NewServeMux()
+	(&api.API{Runs: run, Log: log}).Mount(adminMux)
+	adminSrv := &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second}
 	if admin != nil {
 		go adminSrv.Serve(admin)
 		defer adminSrv.Close()
