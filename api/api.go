@@ -1,28 +1,167 @@
 // Package api is orgdav's JSON admin API, one file per resource, shared by
-// the CLI (over the data directory's Unix socket) and, as they come, the
-// web console and remote admins. Handlers return errors; one function maps
-// them to a status and a JSON body naming the field at fault.
+// the CLI (over the data directory's Unix socket), remote admins (on the
+// server's own listener, with their directory login and the admin role)
+// and, as it comes, the web console. Handlers return errors; one function
+// maps them to a status and a JSON body naming the field at fault.
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/orgdav/orgdav/auth"
+	"github.com/orgdav/orgdav/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Prefix is where the API lives.
 const Prefix = "/api/v1/"
 
-// API serves the admin routes over what it is given.
-type API struct {
-	Runs Runner
-	Log  *slog.Logger
+// WhoLocal is the audit log's name for changes made by the CLI, over the
+// Unix socket or directly on the data directory: whoever can do either is
+// the server's own user on its machine.
+const WhoLocal = "local"
+
+// Options are what the API serves over.
+type Options struct {
+	Runs  Runner
+	Store *store.Store
+	// Gate checks logins on the HTTP listener; Admins says who of those
+	// holds the admin role.
+	Gate     *auth.Gate
+	Admins   *auth.Admins
+	Log      *slog.Logger
+	Registry prometheus.Registerer
 }
 
-// Mount adds the API's routes to mux.
-func (a *API) Mount(mux *http.ServeMux) {
-	a.mountRuns(mux)
+// API serves the admin routes.
+type API struct {
+	opt      Options
+	log      *slog.Logger
+	mux      *http.ServeMux
+	requests *prometheus.CounterVec
+}
+
+// New builds the API.
+func New(opt Options) *API {
+	a := &API{opt: opt, log: opt.Log, mux: http.NewServeMux()}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "orgdav_api_requests_total",
+		Help: "Admin API requests by route and HTTP status.",
+	}, []string{"route", "code"})
+	if opt.Registry != nil {
+		opt.Registry.MustRegister(a.requests)
+	}
+	a.mountRuns()
+	a.mountAudit()
+	// Anything else under the prefix is a JSON 404 or 405, not the DAV
+	// server's.
+	a.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		if allow := a.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			a.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Message: r.Method + " is not allowed here; use " + strings.Join(allow, " or ")})
+			return
+		}
+		a.writeError(w, r, &Error{Status: http.StatusNotFound, Message: "no such API route; see the README's admin API section"})
+	})
+	return a
+}
+
+// allowed lists the methods that a route of r's path has.
+func (a *API) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := a.mux.Handler(probe); pattern != Prefix && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Local serves the Unix socket and the CLI's in-process calls: no login,
+// the caller is the server's own user.
+func (a *API) Local() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.serve(w, r.WithContext(context.WithValue(r.Context(), whoKey{}, WhoLocal)))
+	})
+}
+
+// HTTP serves the API on the server's listener: a directory login that
+// holds the admin role, or nothing.
+func (a *API) HTTP() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, no := a.opt.Gate.Check(r)
+		if no != nil {
+			switch {
+			case no.Status == http.StatusUnauthorized:
+				w.Header().Set("WWW-Authenticate", `Basic realm="orgdav", charset="UTF-8"`)
+			case no.RetryAfter > 0:
+				w.Header().Set("Retry-After", strconv.Itoa(no.RetryAfter))
+			}
+			a.count("login", no.Status)
+			writeJSON(w, no.Status, &Error{Status: no.Status, Message: no.Message})
+			return
+		}
+		it, ok := a.opt.Store.Index().User(user)
+		if !ok || !a.opt.Admins.Is(it) {
+			a.count("login", http.StatusForbidden)
+			writeJSON(w, http.StatusForbidden, &Error{Status: http.StatusForbidden,
+				Message: "user " + strconv.Quote(user) + " does not hold the admin role (config: admins)"})
+			return
+		}
+		a.serve(w, r.WithContext(context.WithValue(r.Context(), whoKey{}, user)))
+	})
+}
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request) {
+	rec := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	a.mux.ServeHTTP(rec, r)
+	route := r.Pattern
+	if route == "" {
+		route = "unknown"
+	}
+	a.count(route, rec.code)
+}
+
+func (a *API) count(route string, code int) {
+	a.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+type whoKey struct{}
+
+// who is the admin a request is made for, as the audit log names them.
+func who(r *http.Request) string {
+	s, _ := r.Context().Value(whoKey{}).(string)
+	return s
+}
+
+// audit records a change; a failure to record is logged, never hidden in
+// the change's answer: the change is made.
+func (a *API) audit(r *http.Request, e store.AuditEntry) {
+	e.Who = who(r)
+	if err := a.opt.Store.Audit(&e); err != nil {
+		a.log.Error("recording an admin change in the audit log failed", "action", e.Action, "target", e.Target, "err", err)
+	}
 }
 
 // Error is an API error: the status, what is wrong, and the field (a
@@ -55,9 +194,7 @@ func (a *API) handle(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		if a.Log != nil {
-			a.Log.Error("admin API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		}
+		a.log.Error("admin API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = &Error{Status: http.StatusInternalServerError, Message: "internal error: " + err.Error()}
 	}
 	writeJSON(w, e.Status, e)
@@ -65,6 +202,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }

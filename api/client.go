@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,8 +15,8 @@ import (
 	"github.com/orgdav/orgdav/store"
 )
 
-// Client calls the API of a running server over its Unix socket, as the
-// CLI does.
+// Client calls the API as the CLI does: over a running server's Unix
+// socket, or in process on the data directory when no server runs.
 type Client struct {
 	http *http.Client
 }
@@ -33,6 +34,44 @@ func Dial(path string) *Client {
 	}}}}
 }
 
+// InProcess returns a client that calls h directly: the CLI's way to the
+// data directory when no server runs, with the same routes and answers.
+func InProcess(h http.Handler) *Client {
+	return &Client{http: &http.Client{Transport: inProcess{h}}}
+}
+
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	w := &bufferedResponse{header: http.Header{}}
+	t.h.ServeHTTP(w, req)
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return &http.Response{StatusCode: w.code, Status: strconv.Itoa(w.code) + " " + http.StatusText(w.code),
+		Header: w.header, Body: io.NopCloser(&w.body), Request: req}, nil
+}
+
+// bufferedResponse keeps a handler's answer for an in-process call.
+type bufferedResponse struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (w *bufferedResponse) Header() http.Header { return w.header }
+func (w *bufferedResponse) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.body.Write(b)
+}
+func (w *bufferedResponse) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
 // Sync runs one source (or all, source "") now.
 func (c *Client) Sync(source string, confirm bool) ([]store.Run, error) {
 	q := url.Values{}
@@ -43,7 +82,7 @@ func (c *Client) Sync(source string, confirm bool) ([]store.Run, error) {
 		q.Set("confirm", "true")
 	}
 	var runs []store.Run
-	return runs, c.call(http.MethodPost, "sync", q, &runs)
+	return runs, c.call(http.MethodPost, "sync", q, nil, &runs)
 }
 
 // Runs returns up to n recent runs of a source, or of all ("").
@@ -53,26 +92,49 @@ func (c *Client) Runs(source string, n int) ([]store.Run, error) {
 		q.Set("source", source)
 	}
 	var runs []store.Run
-	return runs, c.call(http.MethodGet, "runs", q, &runs)
+	return runs, c.call(http.MethodGet, "runs", q, nil, &runs)
 }
 
-func (c *Client) call(method, route string, q url.Values, out any) error {
-	req, err := http.NewRequest(method, "http://orgdav"+Prefix+route+"?"+q.Encode(), nil)
+// Audit returns up to n recent admin changes, newest first.
+func (c *Client) Audit(n int) ([]store.AuditEntry, error) {
+	var log []store.AuditEntry
+	return log, c.call(http.MethodGet, "audit", url.Values{"n": {strconv.Itoa(n)}}, nil, &log)
+}
+
+// call sends a request; in, when not nil, is sent as JSON and out, when not
+// nil, is decoded from the answer.
+func (c *Client) call(method, route string, q url.Values, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://orgdav"+Prefix+route+"?"+q.Encode(), body)
 	if err != nil {
 		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("admin API: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		var e Error
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if json.Unmarshal(b, &e) != nil || e.Message == "" {
 			return fmt.Errorf("admin API: %s: %s", resp.Status, b)
 		}
+		e.Status = resp.StatusCode
 		return &e
+	}
+	if out == nil {
+		return nil
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }

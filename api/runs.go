@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 
+	"github.com/orgdav/orgdav/directory"
 	"github.com/orgdav/orgdav/runner"
 	"github.com/orgdav/orgdav/store"
 )
@@ -23,33 +23,41 @@ var _ Runner = (*runner.Runner)(nil)
 //
 //	POST /api/v1/sync?source=NAME&confirm=true   run one source (or all) now
 //	GET  /api/v1/runs?source=NAME&n=20           recent runs, newest first
-func (a *API) mountRuns(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+Prefix+"sync", a.handle(func(r *http.Request) (any, error) {
+func (a *API) mountRuns() {
+	a.mux.HandleFunc("POST "+Prefix+"sync", a.handle(func(r *http.Request) (any, error) {
 		q := r.URL.Query()
 		confirm, err := boolParam(q.Get("confirm"), "confirm")
 		if err != nil {
 			return nil, err
 		}
+		before := a.peopleBySource()
+		var runs []store.Run
 		if name := q.Get("source"); name != "" {
-			run, err := a.Runs.Run(r.Context(), name, runner.TriggerManual, confirm)
+			run, err := a.opt.Runs.Run(r.Context(), name, runner.TriggerManual, confirm)
 			if errors.Is(err, runner.ErrUnknownSource) {
 				return nil, &Error{Status: http.StatusNotFound, Field: "source", Message: err.Error()}
 			}
-			return []store.Run{run}, nil
+			runs = []store.Run{run}
+		} else {
+			runs = a.opt.Runs.RunAll(r.Context(), runner.TriggerManual, confirm)
 		}
-		return a.Runs.RunAll(r.Context(), runner.TriggerManual, confirm), nil
+		action := "sync"
+		if confirm {
+			action = "confirm"
+		}
+		after := a.peopleBySource()
+		for _, run := range runs {
+			a.audit(r, store.AuditEntry{Action: action, Target: "source " + run.Source,
+				Before: before[run.Source], After: after[run.Source], Note: run.Result})
+		}
+		return runs, nil
 	}))
-	mux.HandleFunc("GET "+Prefix+"runs", a.handle(func(r *http.Request) (any, error) {
-		q := r.URL.Query()
-		n := 20
-		if s := q.Get("n"); s != "" {
-			v, err := strconv.Atoi(s)
-			if err != nil || v < 1 || v > store.MaxRuns {
-				return nil, &Error{Status: http.StatusBadRequest, Field: "n", Message: "want 1 to " + strconv.Itoa(store.MaxRuns)}
-			}
-			n = v
+	a.mux.HandleFunc("GET "+Prefix+"runs", a.handle(func(r *http.Request) (any, error) {
+		n, err := countParam(r, 20, store.MaxRuns)
+		if err != nil {
+			return nil, err
 		}
-		runs, err := a.Runs.Runs(q.Get("source"), n)
+		runs, err := a.opt.Runs.Runs(r.URL.Query().Get("source"), n)
 		if runs == nil && err == nil {
 			runs = []store.Run{}
 		}
@@ -65,4 +73,17 @@ func boolParam(v, field string) (bool, error) {
 		return true, nil
 	}
 	return false, &Error{Status: http.StatusBadRequest, Field: field, Message: "want true or false"}
+}
+
+// peopleBySource counts the published people of each source: what the
+// audit log reports before and after a run.
+func (a *API) peopleBySource() map[string]int {
+	n := map[string]int{}
+	ix := a.opt.Store.Index()
+	for i := range ix.Items {
+		if it := &ix.Items[i]; it.Kind == store.KindPerson {
+			n[directory.SourceOf(it.Key)]++
+		}
+	}
+	return n
 }

@@ -36,20 +36,22 @@ type Options struct {
 	// TrustedProxies may name the client in X-Forwarded-For or Forwarded;
 	// everyone else's client address is the connection's.
 	TrustedProxies []netip.Prefix
-	Logger         *slog.Logger
-	Registry       prometheus.Registerer
+	// Throttle counts failed logins; the admin API shares it, so guesses
+	// cost the same wherever they are sent. Nil: one of the server's own.
+	Throttle *auth.Throttle
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
 }
 
 // Server is the CardDAV http.Handler.
 type Server struct {
 	store    *store.Store
 	rules    *directory.Rules
-	auth     auth.Authenticator
+	gate     *auth.Gate
 	opt      Options
 	log      *slog.Logger
 	cache    *renderCache
 	metrics  *metrics
-	throttle *auth.Throttle
 	views    sync.Map // view fingerprints already saved in the store
 	repaired sync.Map // ETags of stored personal cards served repaired, logged once
 }
@@ -74,11 +76,14 @@ func New(st *store.Store, rules *directory.Rules, authn auth.Authenticator, opt 
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if opt.Throttle == nil {
+		opt.Throttle = auth.NewThrottle()
+	}
 	return &Server{
-		store: st, rules: rules, auth: authn, opt: opt, log: opt.Logger,
-		cache:    newRenderCache(opt.RenderCacheBytes),
-		metrics:  newMetrics(opt.Registry, st),
-		throttle: auth.NewThrottle(),
+		store: st, rules: rules, opt: opt, log: opt.Logger,
+		gate:    &auth.Gate{Auth: authn, Throttle: opt.Throttle, TrustedProxies: opt.TrustedProxies, Log: opt.Logger},
+		cache:   newRenderCache(opt.RenderCacheBytes),
+		metrics: newMetrics(opt.Registry, st),
 	}
 }
 

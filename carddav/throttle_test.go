@@ -132,7 +132,7 @@ func TestEmployeesBehindAProxyAreNotLockedOut(t *testing.T) {
 	if most := 20 + int(time.Since(start)/(2*time.Second)); codes[http.StatusTooManyRequests] == 0 || codes[http.StatusUnauthorized] > most {
 		t.Errorf("the guesser got %v; want at most %d refusals, then 429", codes, most)
 	}
-	if b, _ := s.throttle.Blocked("nobody", "203.0.113.66"); !b {
+	if b, _ := s.opt.Throttle.Blocked("nobody", "203.0.113.66"); !b {
 		t.Error("the guesser's failures were not counted against its own address")
 	}
 }

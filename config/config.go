@@ -99,6 +99,12 @@
 //	auth:
 //	  login_cache: 5m              # a verified login is not checked again for this long
 //	  outage_grace: 24h            # while the directory is down, logins verified this recently still work
+//	# Who may use the admin API (/api/v1/) with their directory login: user
+//	# names, and members of groups given by DN (nested membership counts).
+//	# With the demo organisation and no admins set, alice is one.
+//	admins:
+//	  users: []                    # e.g. [alice]
+//	  groups: []                   # e.g. ["cn=orgdav-admins,ou=groups,dc=example,dc=org"]
 //	store:
 //	  # How long deletions are remembered for incremental sync. A phone
 //	  # offline for longer re-downloads the book once (no duplicates).
@@ -141,6 +147,7 @@ type Config struct {
 	Visibility     Visibility     `yaml:"visibility"`
 	Sources        []Source       `yaml:"sources"`
 	Auth           Auth           `yaml:"auth"`
+	Admins         Admins         `yaml:"admins"`
 	Store          Store          `yaml:"store"`
 	Log            Log            `yaml:"log"`
 }
@@ -241,6 +248,12 @@ type Schedule struct {
 type Auth struct {
 	LoginCache  Duration `yaml:"login_cache"`
 	OutageGrace Duration `yaml:"outage_grace"`
+}
+
+// Admins names who holds the admin role: login names, and groups by DN.
+type Admins struct {
+	Users  []string `yaml:"users"`
+	Groups []string `yaml:"groups"`
 }
 
 // Store configures the database.
@@ -422,6 +435,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.LoginCache.Duration < 0 || c.Auth.LoginCache.Duration > time.Hour {
 		return errors.New("config: auth.login_cache: must be between 0s and 1h")
+	}
+	for i, u := range c.Admins.Users {
+		if strings.TrimSpace(u) == "" || len(u) > 256 {
+			return fmt.Errorf("config: admins.users[%d]: %q is not a user name", i, u)
+		}
+	}
+	if err := checkDNs(c.Admins.Groups); err != nil {
+		return fmt.Errorf("config: admins.groups: %v", err)
 	}
 	c.Proxies = nil
 	for i, p := range c.TrustedProxies {

@@ -56,8 +56,15 @@ func TestDocumentedExampleLoadsAndEqualsDefaults(t *testing.T) {
 	// Outside sources every key is shown with its default.
 	got, want := *c, *Default()
 	got.Sources, got.Visibility, want.Visibility = nil, Visibility{}, Visibility{}
+	// [] and no list are one.
 	if len(got.TrustedProxies) == 0 {
-		got.TrustedProxies = nil // [] and no list are one
+		got.TrustedProxies = nil
+	}
+	if len(got.Admins.Users) == 0 {
+		got.Admins.Users = nil
+	}
+	if len(got.Admins.Groups) == 0 {
+		got.Admins.Groups = nil
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("the example and the defaults disagree:\n example  %+v\n defaults %+v", got, want)

@@ -19,6 +19,10 @@ const DemoSource = "demo"
 // DemoPassword is every demo person's password.
 const DemoPassword = "demo"
 
+// DemoAdmin holds the admin role in the demo when the config names no
+// admins.
+const DemoAdmin = "alice"
+
 // DefaultDemoPeople sizes the demo directory when nothing else is asked.
 const DefaultDemoPeople = 300
 

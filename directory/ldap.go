@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -130,6 +131,8 @@ type LDAPSource struct {
 	state  *state // the last read, guarded by mu
 	useCSN bool   // the server keeps entryCSN (OpenLDAP); set by a full read
 
+	groupDNs atomic.Pointer[map[string]string] // normalised DN -> group ID, as of the last build
+
 	pushMu  sync.Mutex // changes pushed by a watch, waiting for Changes
 	pending []pushed
 	pushing bool
@@ -154,6 +157,17 @@ func NewLDAPSource(cfg LDAPConfig, log *slog.Logger) *LDAPSource {
 
 // Name is the source's name.
 func (s *LDAPSource) Name() string { return s.cfg.Name }
+
+// GroupID returns the ID of the group a DN names, as of the last read:
+// configuration names groups by DN, the store keeps them by ID.
+func (s *LDAPSource) GroupID(dn string) (string, bool) {
+	m := s.groupDNs.Load()
+	if m == nil {
+		return "", false
+	}
+	id, ok := (*m)[normDN(dn)]
+	return id, ok
+}
 
 // Close drops the service connection.
 func (s *LDAPSource) Close() {

@@ -29,6 +29,7 @@ func (s *LDAPSource) build() Snapshot {
 		gids = append(gids, id)
 	}
 	sort.Strings(gids)
+	s.groupDNs.Store(&groupByDN)
 	for _, id := range gids {
 		rg := st.groups[id]
 		g := Group{ID: rg.g.ID, Name: rg.g.Name}

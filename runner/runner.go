@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -84,6 +85,25 @@ func (r *Runner) Imported(name string) bool {
 // Runs returns up to n recent runs of a source, or of all (""), newest
 // first.
 func (r *Runner) Runs(source string, n int) ([]store.Run, error) { return r.st.Runs(source, n) }
+
+// GroupFinder sources can tell which group a DN names.
+type GroupFinder interface {
+	GroupID(dn string) (string, bool)
+}
+
+// GroupKey returns the key of the group a DN names in any source, as of
+// its last read; the first source by name wins.
+func (r *Runner) GroupKey(dn string) (string, bool) {
+	for _, name := range slices.Sorted(maps.Keys(r.specs)) {
+		sp := r.specs[name]
+		if f, ok := sp.Source.(GroupFinder); ok && !sp.Draft {
+			if id, ok := f.GroupID(dn); ok {
+				return directory.GroupKey(sp.Source.Name(), id), true
+			}
+		}
+	}
+	return "", false
+}
 
 // ErrUnknownSource is returned for a source name not in the config.
 var ErrUnknownSource = errors.New("unknown source")

@@ -6,15 +6,41 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/orgdav/orgdav/api"
+	"github.com/orgdav/orgdav/config"
 	"github.com/orgdav/orgdav/directory"
 	"github.com/orgdav/orgdav/runner"
 	"github.com/orgdav/orgdav/store"
 )
+
+// adminClient reaches the admin API the way the CLI does: through the
+// running server's socket, or, when none runs, in process on the data
+// directory (with the sources, for commands that run them). done releases
+// what it opened.
+func adminClient(cfg *config.Config, withSources bool) (cl *api.Client, done func(), err error) {
+	if cl := api.Dial(socketPath(cfg)); cl != nil {
+		return cl, func() {}, nil
+	}
+	log := newLogger(cfg.Log)
+	st, err := openStore(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeSources := func() {}
+	var specs []runner.Spec
+	if withSources {
+		if specs, _, closeSources, err = sources(cfg, log); err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+	}
+	a := api.New(api.Options{Runs: runner.New(st, specs, log, nil), Store: st, Log: log})
+	return api.InProcess(a.Local()), func() { closeSources(); st.Close() }, nil
+}
 
 // syncCmd runs one source or all now, through the running server when
 // there is one, else directly on the data directory.
@@ -30,36 +56,14 @@ func syncCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	source := fs.Arg(0)
-	var runs []store.Run
-	if cl := api.Dial(socketPath(cfg)); cl != nil {
-		if runs, err = cl.Sync(source, *confirm); err != nil {
-			return err
-		}
-	} else {
-		log := newLogger(cfg.Log)
-		st, err := openStore(cfg)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		specs, _, closeAll, err := sources(cfg, log)
-		if err != nil {
-			return err
-		}
-		defer closeAll()
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
-		r := runner.New(st, specs, log, nil)
-		if source != "" {
-			run, err := r.Run(ctx, source, runner.TriggerManual, *confirm)
-			if err != nil && run.Source == "" {
-				return err
-			}
-			runs = []store.Run{run}
-		} else {
-			runs = r.RunAll(ctx, runner.TriggerManual, *confirm)
-		}
+	cl, done, err := adminClient(cfg, true)
+	if err != nil {
+		return err
+	}
+	defer done()
+	runs, err := cl.Sync(fs.Arg(0), *confirm)
+	if err != nil {
+		return err
 	}
 	printRuns(os.Stdout, runs)
 	for _, r := range runs {
@@ -84,22 +88,47 @@ func logsCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	var runs []store.Run
-	if cl := api.Dial(socketPath(cfg)); cl != nil {
-		runs, err = cl.Runs(*source, *n)
-	} else {
-		st, oerr := openStore(cfg)
-		if oerr != nil {
-			return oerr
-		}
-		defer st.Close()
-		runs, err = st.Runs(*source, *n)
+	cl, done, err := adminClient(cfg, false)
+	if err != nil {
+		return err
 	}
+	defer done()
+	runs, err := cl.Runs(*source, *n)
 	if err != nil {
 		return err
 	}
 	printRuns(os.Stdout, runs)
 	return nil
+}
+
+// auditCmd shows recent changes made through the admin API and the CLI.
+func auditCmd(args []string) error {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	n := fs.Int("n", 50, "how many entries")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	cl, done, err := adminClient(cfg, false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	log, err := cl.Audit(*n)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTIME\tWHO\tACTION\tTARGET\tBEFORE\tAFTER\tNOTE")
+	for _, e := range log {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", e.ID, e.Time.Local().Format("2006-01-02 15:04:05"), e.Who, e.Action, e.Target, e.Before, e.After, e.Note)
+	}
+	return tw.Flush()
 }
 
 // checkCmd connects to every source (drafts included), counts what it

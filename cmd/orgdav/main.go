@@ -1,5 +1,5 @@
 // Command orgdav serves an organisation's directory to contacts apps over
-// CardDAV. Subcommands: serve, check, sync, logs, version.
+// CardDAV. Subcommands: serve, check, sync, logs, audit, version.
 package main
 
 import (
@@ -17,6 +17,7 @@ Usage:
   orgdav check [--config FILE] [SOURCE]          connect, count and preview; changes nothing
   orgdav sync  [--config FILE] [--confirm] [SOURCE]  run one source or all now
   orgdav logs  [--config FILE] [--source S] [-n N]    recent runs
+  orgdav audit [--config FILE] [-n N]                recent admin changes: who, what, before and after
   orgdav version
 
 Without --config, serve runs the built-in demo organisation.
@@ -35,6 +36,8 @@ func main() {
 		err = syncCmd(os.Args[2:])
 	case "logs":
 		err = logsCmd(os.Args[2:])
+	case "audit":
+		err = auditCmd(os.Args[2:])
 	case "check":
 		err = checkCmd(os.Args[2:])
 	case "version", "--version":

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/orgdav/orgdav/api"
 	"github.com/orgdav/orgdav/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -18,8 +19,9 @@ import (
 // test: through a local reverse proxy every request does.
 
 // routes is the main listener's handler: DAV, /healthz and /metrics.
-func routes(dav http.Handler, st *store.Store, reg *prometheus.Registry, token string) http.Handler {
+func routes(dav, admin http.Handler, st *store.Store, reg *prometheus.Registry, token string) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle(api.Prefix, admin)
 	mux.Handle("/healthz", health(st))
 	mux.Handle("/metrics", metricsAccess(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), token))
 	mux.Handle("/", dav)

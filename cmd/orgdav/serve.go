@@ -90,7 +90,9 @@ func serve(args []string) error {
 		// the store holds while the first run reads the directory.
 		run.Start(ctx)
 	}
+	throttle := auth.NewThrottle()
 	srv := carddav.New(st, rules, authn, carddav.Options{
+		Throttle:         throttle,
 		CompanyBookName:  cfg.Books.CompanyName,
 		PersonalBookName: cfg.Books.PersonalName,
 		MaxRequestBytes:  cfg.HTTP.MaxRequestBytes,
@@ -100,12 +102,18 @@ func serve(args []string) error {
 		Logger:           log,
 		Registry:         reg,
 	})
+	admins := &auth.Admins{Users: cfg.Admins.Users, Groups: cfg.Admins.Groups, GroupKey: run.GroupKey, Store: st}
+	if len(cfg.Sources) == 0 && len(admins.Users)+len(admins.Groups) == 0 {
+		admins.Users = []string{directory.DemoAdmin}
+	}
+	admin := api.New(api.Options{Runs: run, Store: st, Admins: admins, Log: log, Registry: reg,
+		Gate: &auth.Gate{Auth: authn, Throttle: throttle, TrustedProxies: cfg.Proxies, Log: log}})
 	metricsToken, err := cfg.MetricsToken()
 	if err != nil {
 		return err
 	}
 	hs := &http.Server{
-		Handler:           routes(srv, st, reg, metricsToken),
+		Handler:           routes(srv, admin.HTTP(), st, reg, metricsToken),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.HTTP.ReadTimeout.Duration,
 		WriteTimeout:      cfg.HTTP.WriteTimeout.Duration,
@@ -128,17 +136,15 @@ func serve(args []string) error {
 		log.Warn(w)
 	}
 	url := scheme + "://" + ln.Addr().String() + "/"
-	admin, err := listenAdmin(cfg, log)
+	sock, err := listenAdmin(cfg, log)
 	if err != nil {
 		return err
 	}
 	// The socket is this machine's admin door: whoever may open it (the
 	// server's own user, mode 0600) is an admin.
-	adminMux := http.NewServeMux()
-	(&api.API{Runs: run, Log: log}).Mount(adminMux)
-	adminSrv := &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second}
-	if admin != nil {
-		go adminSrv.Serve(admin)
+	adminSrv := &http.Server{Handler: admin.Local(), ReadHeaderTimeout: 10 * time.Second}
+	if sock != nil {
+		go adminSrv.Serve(sock)
 		defer adminSrv.Close()
 	}
 	if cfg.Metrics.Listen != "" {

@@ -1,4 +1,4 @@
-package carddav
+package auth
 
 import (
 	"net/http"
@@ -19,7 +19,7 @@ func clientAddressOf(remote string, headers ...string) string {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
 	}
-	return clientAddress(req, clientIPProxies)
+	return ClientAddress(req, clientIPProxies)
 }
 
 func TestClientAddress(t *testing.T) {

@@ -1,4 +1,4 @@
-package carddav
+package auth
 
 import (
 	"net"
@@ -16,13 +16,8 @@ const maxForwardedHops = 32
 // longer one (sent by the client) makes the whole header unusable.
 const maxForwardedLine = 4096
 
-// clientIP is the address logins are throttled by: the connection's peer,
-// or the client a trusted proxy names.
-func (s *Server) clientIP(r *http.Request) string {
-	return clientAddress(r, s.opt.TrustedProxies)
-}
-
-// clientAddress is the client the request comes from. Only a peer among
+// ClientAddress is the client a request comes from, which logins are
+// throttled by. Only a peer among
 // trusted may name another in X-Forwarded-For or Forwarded (RFC 7239):
 // anyone else could name whoever they like. Each header is read from the
 // right, past the trusted proxies, to the first address none of them is:
@@ -35,7 +30,7 @@ func (s *Server) clientIP(r *http.Request) string {
 // from the client, who could then choose its address). Falling back never
 // lets a client pass as another: it only shares the proxy's budget with
 // others whose headers are just as unclear.
-func clientAddress(r *http.Request, trusted []netip.Prefix) string {
+func ClientAddress(r *http.Request, trusted []netip.Prefix) string {
 	peer, addr, ok := peerAddress(r.RemoteAddr)
 	if !ok || !isTrusted(addr, trusted) {
 		return peer
