@@ -54,23 +54,49 @@ type book interface {
 	delta(tok string, limit int, fn func(member)) (next string, truncated bool, err error)
 }
 
-// validBook reports whether a path segment names a book.
-func validBook(b string) bool { return b == bookCompany || b == bookPersonal }
+// writableBook is a book its viewer writes to: the personal book, and the
+// shared lists they edit.
+type writableBook interface {
+	book
+	put(seg string, pc parsedCard, data []byte, cond store.Conditions) (etag string, created bool, err error)
+	remove(seg string, cond store.Conditions) error
+}
 
-// book returns one of the viewer's books by id; books lists them in the
-// order clients see them: the Company book first (macOS shows only the
-// first), then the personal one.
+// validBook reports whether a path segment may name a book.
+func validBook(b string) bool {
+	_, shared := sharedBookID(b)
+	return b == bookCompany || b == bookPersonal || shared
+}
+
+// book returns one of the viewer's books by id, or nil when they have no
+// such book; books lists them in the order clients see them: the Company
+// book first (macOS shows only the first), the personal one, then the
+// shared lists they edit.
 func (s *Server) book(v *viewer, id string) book {
-	if id == bookPersonal {
+	switch id {
+	case bookCompany:
+		return &companyBook{s: s, v: v}
+	case bookPersonal:
 		info, err := s.store.PersonalInfo(v.user)
 		if err != nil {
 			s.log.Error("reading personal book failed", "user", v.user, "err", err)
 		}
 		return &personalBook{s: s, v: v, info: info}
 	}
-	return &companyBook{s: s, v: v}
+	if list, ok := sharedBookID(id); ok && v.view.Editor(list) {
+		if l := v.ix.Lists[list]; l != nil {
+			return &sharedBook{s: s, v: v, l: l}
+		}
+	}
+	return nil
 }
 
 func (s *Server) books(v *viewer) []book {
-	return []book{s.book(v, bookCompany), s.book(v, bookPersonal)}
+	out := []book{s.book(v, bookCompany), s.book(v, bookPersonal)}
+	for _, id := range v.view.Edits {
+		if b := s.book(v, sharedPrefix+id); b != nil {
+			out = append(out, b)
+		}
+	}
+	return out
 }

@@ -89,6 +89,20 @@ func (s *Server) render(it *store.Item, mask directory.FieldSet, v4 bool) ([]byt
 			return nil, err
 		}
 		data = renderGroup(g, v4)
+	case store.KindContact:
+		c, err := s.store.ContactCard(it.Name)
+		if err != nil {
+			return nil, err
+		}
+		// The card name is its UID in the Company book: one contact in
+		// two lists a viewer receives must not be two cards of one UID.
+		data = rewriteCard(c.Card, v4, it.Name)
+	case store.KindListGroup:
+		g, err := s.store.ListGroupCard(it.Name)
+		if err != nil {
+			return nil, err
+		}
+		data = renderGroupCard(it.Name, g.Name, g.Members, v4)
 	}
 	s.cache.put(k, it.Tag, data)
 	return data, nil

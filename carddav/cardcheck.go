@@ -18,6 +18,7 @@ import (
 type parsedCard struct {
 	uid     string
 	version string
+	emails  []string // a shared contact with a directory person's address is that person
 }
 
 // checkCard checks an uploaded vCard before it is stored: text that can
@@ -82,6 +83,9 @@ func checkCard(data []byte) (parsedCard, error) {
 		return pc, fmt.Errorf("invalid vCard: %v", err)
 	}
 	pc.version, pc.uid = strings.TrimSpace(card.Value(vcard.FieldVersion)), strings.TrimSpace(card.Value(vcard.FieldUID))
+	for _, e := range card.Values(vcard.FieldEmail) {
+		pc.emails = append(pc.emails, strings.TrimPrefix(strings.TrimSpace(e), "mailto:"))
+	}
 	switch {
 	case pc.version != "3.0" && pc.version != "4.0":
 		return pc, fmt.Errorf("VERSION %q not supported: send 3.0 or 4.0", pc.version)

@@ -70,7 +70,8 @@ func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *vi
 		return
 	}
 	b := s.book(v, rt.book)
-	if !b.writable() {
+	wb, ok := b.(writableBook)
+	if !ok {
 		href, priv := rt.parent(), "bind"
 		if _, exists := b.find(rt.card); exists {
 			href, priv = rt.href(), "write-content"
@@ -123,17 +124,21 @@ func (s *Server) putCard(w http.ResponseWriter, r *http.Request, rt route, v *vi
 		xmlError(w, http.StatusBadRequest, "<C:valid-address-data/><D:responsedescription>"+textXML(err.Error())+"</D:responsedescription>")
 		return
 	}
-	etag, created, err := s.store.PersonalPut(v.user, rt.card, pc.uid, data, cond)
+	etag, created, err := wb.put(rt.card, pc, data, cond)
 	var conflict *store.UIDConflictError
 	switch {
 	case errors.Is(err, store.ErrPrecondition):
 		http.Error(w, "Precondition failed: the card has changed or already exists.", http.StatusPreconditionFailed)
 		return
 	case errors.As(err, &conflict):
-		xmlError(w, http.StatusConflict, "<C:no-uid-conflict>"+hrefXML(bookPath(v.user, bookPersonal)+url.PathEscape(conflict.Name))+"</C:no-uid-conflict>")
+		xmlError(w, http.StatusConflict, "<C:no-uid-conflict>"+hrefXML(bookPath(v.user, rt.book)+url.PathEscape(conflict.Name))+"</C:no-uid-conflict>")
+		return
+	case errors.Is(err, store.ErrLiveList), errors.Is(err, store.ErrNotFound):
+		// The list turned live or went away since the request began.
+		needPrivileges(w, rt.parent(), "bind")
 		return
 	case err != nil:
-		s.log.Error("storing personal card failed", "user", v.user, "card", rt.card, "err", err)
+		s.log.Error("storing a card failed", "user", v.user, "book", rt.book, "card", rt.card, "err", err)
 		http.Error(w, "Internal error storing the card; nothing was changed. Try again.", http.StatusInternalServerError)
 		return
 	}
@@ -151,7 +156,8 @@ func (s *Server) deleteCard(w http.ResponseWriter, r *http.Request, rt route, v 
 		return
 	}
 	b := s.book(v, rt.book)
-	if !b.writable() {
+	wb, ok := b.(writableBook)
+	if !ok {
 		if _, exists := b.find(rt.card); !exists {
 			http.Error(w, "Not found.", http.StatusNotFound)
 			return
@@ -164,14 +170,14 @@ func (s *Server) deleteCard(w http.ResponseWriter, r *http.Request, rt route, v 
 		badCondition(w, err)
 		return
 	}
-	err = s.store.PersonalDelete(v.user, rt.card, cond)
+	err = wb.remove(rt.card, cond)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		http.Error(w, "Not found.", http.StatusNotFound)
 	case errors.Is(err, store.ErrPrecondition):
 		http.Error(w, "Precondition failed: the card has changed.", http.StatusPreconditionFailed)
 	case err != nil:
-		s.log.Error("deleting personal card failed", "user", v.user, "card", rt.card, "err", err)
+		s.log.Error("deleting a card failed", "user", v.user, "book", rt.book, "card", rt.card, "err", err)
 		http.Error(w, "Internal error deleting the card; nothing was changed. Try again.", http.StatusInternalServerError)
 	default:
 		w.WriteHeader(http.StatusNoContent)

@@ -26,7 +26,25 @@ func (b *companyBook) description() string {
 func (b *companyBook) writable() bool { return false }
 
 func (b *companyBook) token() string {
-	return formatToken(b.s.store.Epoch(), bookCompany, b.v.ix.Rev, b.v.fp)
+	return formatToken(b.s.store.Epoch(), bookCompany, b.rev(), b.v.fp)
+}
+
+// rev is the book's revision for this viewer: changes of lists they do not
+// receive do not move it, so their token and ctag tell nothing of them.
+func (b *companyBook) rev() uint64 { return b.v.ix.RevFor(b.v.view.Lists, b.v.view.Edits) }
+
+// shows reports whether a card is in the Company book of a view: every
+// directory card; a shared list's contacts and group card for the lists
+// the view receives (not those it edits: they are a book of their own),
+// except contacts that are a directory person, who is their card.
+func shows(v *directory.View, it *store.Item) bool {
+	switch it.Kind {
+	case store.KindContact:
+		return !it.Ref && it.Dup == "" && v.Receives(it.List)
+	case store.KindListGroup:
+		return v.Receives(it.List)
+	}
+	return true
 }
 
 // mask is the set of fields the viewer sees of it, limited to the fields it
@@ -58,6 +76,9 @@ func (b *companyBook) list(fn func(member) bool) {
 	items := b.v.ix.Items
 	for i := range items {
 		it := &items[i]
+		if !shows(&b.v.view, it) {
+			continue
+		}
 		buf = appendETag(buf[:0], it, b.mask(it))
 		if !fn(member{seg: it.Name, suffix: ".vcf", etag: buf}) {
 			return
@@ -70,7 +91,11 @@ func (b *companyBook) item(seg string) (*store.Item, bool) {
 	if !ok {
 		return nil, false
 	}
-	return b.v.ix.Lookup(name)
+	it, ok := b.v.ix.Lookup(name)
+	if !ok || !shows(&b.v.view, it) {
+		return nil, false
+	}
+	return it, true
 }
 
 func (b *companyBook) find(seg string) (string, bool) {
@@ -100,22 +125,36 @@ func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, boo
 		return b.initial(limit, fn)
 	}
 	t, ok := parseToken(tok)
-	if !ok || t.epoch != b.s.store.Epoch() || t.book != bookCompany || t.rev > ix.Rev || t.rev < ix.Horizon {
+	if !ok || t.epoch != b.s.store.Epoch() || t.book != bookCompany || t.rev < ix.Horizon {
 		return "", false, errInvalidToken
 	}
-	if t.rev == ix.Rev && t.fp == b.v.fp {
+	rev := b.rev()
+	if t.fp == b.v.fp && t.rev >= rev {
+		if t.rev > b.s.store.Rev() {
+			return "", false, errInvalidToken
+		}
 		return tok, false, nil
 	}
+	if t.rev > b.s.store.Rev() {
+		return "", false, errInvalidToken
+	}
 	reported := map[string]bool{}
+	old := &b.v.view
+	// The scan reaches the store's latest change when the view changed:
+	// the removals of a list the viewer no longer receives (deleted,
+	// disabled, audience changed) may be later than anything they receive.
+	upto := rev
 	if t.fp != b.v.fp {
-		old, found, err := b.s.store.View(t.fp)
+		saved, found, err := b.s.store.View(t.fp)
 		if err != nil {
 			return "", false, err
 		}
 		if !found {
 			return "", false, errInvalidToken
 		}
-		affected := b.viewChanges(&old)
+		old = &saved
+		upto = max(rev, b.s.store.Rev())
+		affected := b.viewChanges(old)
 		if limit > 0 && len(affected) > limit {
 			// The whole view change must reach the client in one answer;
 			// a client that limits so hard resyncs from scratch instead.
@@ -125,6 +164,10 @@ func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, boo
 		for _, i := range affected {
 			it := &ix.Items[i]
 			reported[it.Name] = true
+			if !shows(&b.v.view, it) {
+				fn(member{seg: it.Name, suffix: ".vcf", deleted: true})
+				continue
+			}
 			buf = appendETag(buf[:0], it, b.mask(it))
 			fn(member{seg: it.Name, suffix: ".vcf", etag: buf})
 		}
@@ -136,11 +179,12 @@ func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, boo
 		}
 	}
 	last := t.rev
+	newest := rev // the token's revision: never one of another list's changes
 	truncated := false
 	buf := make([]byte, 0, 64)
 	n := 0
 	err := b.s.store.Changes(t.rev, func(c store.Change) bool {
-		if c.Rev > ix.Rev {
+		if c.Rev > upto {
 			return false
 		}
 		if limit != 0 && (limit < 0 || n >= limit) {
@@ -152,22 +196,30 @@ func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, boo
 			return true
 		}
 		it, exists := ix.Lookup(c.Name)
+		if exists && it.Rev != c.Rev {
+			return true
+		}
+		// A shared list's card concerns only viewers who receive or
+		// received the list; anyone else learns nothing of it.
+		if list, ok := store.ListOf(c.Name); ok && !b.v.view.Receives(list) && !old.Receives(list) {
+			return true
+		}
 		switch {
-		case c.Deleted && !exists:
-			n++
-			fn(member{seg: c.Name, suffix: ".vcf", deleted: true})
-		case !c.Deleted && exists && it.Rev == c.Rev:
-			n++
+		case exists && shows(&b.v.view, it):
 			buf = appendETag(buf[:0], it, b.mask(it))
 			fn(member{seg: it.Name, suffix: ".vcf", etag: buf})
+		default:
+			fn(member{seg: c.Name, suffix: ".vcf", deleted: true})
 		}
+		n++
+		newest = max(newest, c.Rev)
 		return true
 	})
 	if err != nil {
 		return "", false, err
 	}
 	if !truncated {
-		last = ix.Rev
+		last = newest
 	}
 	return formatToken(b.s.store.Epoch(), bookCompany, last, b.v.fp), truncated, nil
 }
@@ -185,12 +237,13 @@ func (b *companyBook) initial(limit int, fn func(member)) (string, bool, error) 
 	truncated := false
 	n := 0
 	buf := make([]byte, 0, 64)
+	rev := b.rev()
 	err := b.s.store.Changes(0, func(c store.Change) bool {
-		if c.Rev > ix.Rev {
+		if c.Rev > rev {
 			return false
 		}
 		it, exists := ix.Lookup(c.Name)
-		if c.Deleted || !exists || it.Rev != c.Rev {
+		if c.Deleted || !exists || it.Rev != c.Rev || !shows(&b.v.view, it) {
 			last = c.Rev
 			return true
 		}
@@ -208,7 +261,7 @@ func (b *companyBook) initial(limit int, fn func(member)) (string, bool, error) 
 		return "", false, err
 	}
 	if !truncated {
-		last = ix.Rev
+		last = rev
 	}
 	return formatToken(b.s.store.Epoch(), bookCompany, last, b.v.fp), truncated, nil
 }
@@ -235,6 +288,14 @@ func (b *companyBook) viewChanges(old *directory.View) []int32 {
 			cand = append(cand, ix.InGroup(g)...)
 		}
 	}
+	// Lists received before or now, not both (an editor's lists are a
+	// book of their own): their contacts and group cards come or go.
+	for _, l := range symmetricDifference(old.Lists, cur.Lists) {
+		cand = append(cand, ix.InList(l)...)
+		if i, ok := ix.Position(l); ok {
+			cand = append(cand, i)
+		}
+	}
 	seen := make(map[int32]bool, len(cand))
 	var out []int32
 	for _, i := range cand {
@@ -243,7 +304,8 @@ func (b *companyBook) viewChanges(old *directory.View) []int32 {
 		}
 		seen[i] = true
 		it := &ix.Items[i]
-		if maskFor(b.s.rules, old, it) != maskFor(b.s.rules, cur, it) {
+		was, is := shows(old, it), shows(cur, it)
+		if was != is || is && maskFor(b.s.rules, old, it) != maskFor(b.s.rules, cur, it) {
 			out = append(out, i)
 		}
 	}

@@ -153,13 +153,19 @@ func cardVersion(data []byte) string {
 	return ""
 }
 
-// convertCard converts a stored personal card to vCard 4.0 (v4) or 3.0.
-// A card already in the wanted version is returned as stored.
+// convertCard converts a stored card to vCard 4.0 (v4) or 3.0. A card
+// already in the wanted version is returned as stored.
 func convertCard(data []byte, v4 bool) []byte {
 	have := cardVersion(data)
 	if (v4 && have == "4.0") || (!v4 && have == "3.0") {
 		return data
 	}
+	return rewriteCard(data, v4, "")
+}
+
+// rewriteCard converts a stored card to vCard 4.0 (v4) or 3.0 and, when
+// uid is not empty, gives it that UID.
+func rewriteCard(data []byte, v4 bool, uid string) []byte {
 	w := &cardWriter{v4: v4}
 	for _, l := range unfold(data) {
 		cl, ok := parseLine(l.text)
@@ -169,11 +175,19 @@ func convertCard(data []byte, v4 bool) []byte {
 			w.line(l.text)
 			continue
 		}
+		if cl.name == "UID" && uid != "" {
+			continue
+		}
 		if cl.name == "VERSION" {
 			cl.value = "3.0"
 			if v4 {
 				cl.value = "4.0"
 			}
+			cl.write(w)
+			if uid != "" {
+				w.raw("UID", "", uid)
+			}
+			continue
 		} else if v4 {
 			if !to4(&cl) {
 				continue

@@ -103,3 +103,11 @@ func (b *personalBook) delta(tok string, limit int, fn func(member)) (string, bo
 	}
 	return formatToken(b.s.store.Epoch(), bookPersonal, last, "-"), truncated, nil
 }
+
+func (b *personalBook) put(seg string, pc parsedCard, data []byte, cond store.Conditions) (string, bool, error) {
+	return b.s.store.PersonalPut(b.v.user, seg, pc.uid, data, cond)
+}
+
+func (b *personalBook) remove(seg string, cond store.Conditions) error {
+	return b.s.store.PersonalDelete(b.v.user, seg, cond)
+}

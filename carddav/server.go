@@ -190,6 +190,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, info *reqInfo) {
 		http.Error(w, "Not found.", http.StatusNotFound)
 		return
 	}
+	if rt.book != "" && s.book(v, rt.book) == nil {
+		// A shared list's book exists only for its editors.
+		http.Error(w, "Not found.", http.StatusNotFound)
+		return
+	}
 	if rt.kind == routeWellKnown && r.Method != "PROPFIND" {
 		http.Redirect(w, r, principalPath(v.user), http.StatusMovedPermanently)
 		return
@@ -203,8 +208,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, info *reqInfo) {
 	case "REPORT":
 		s.report(w, r, rt, v, info)
 	case http.MethodGet, http.MethodHead:
+		if rt.kind == routeBook && wantsExport(r) {
+			s.exportBook(w, r, s.book(v, rt.book))
+			return
+		}
 		if rt.kind != routeCard {
-			http.Error(w, "GET is only for cards; use a CardDAV client.", http.StatusMethodNotAllowed)
+			http.Error(w, "GET is for cards, and for a whole book as one vCard file with ?export or Accept: text/vcard; use a CardDAV client.", http.StatusMethodNotAllowed)
 			return
 		}
 		s.getCard(w, r, s.book(v, rt.book), rt.card)
@@ -228,8 +237,9 @@ func (s *Server) viewerFor(user string) *viewer {
 	if !ok {
 		return nil
 	}
+	lists, edits := ix.ListsFor(it)
 	v := &viewer{user: it.Username, item: it, ix: ix,
-		view: directory.View{Department: it.Dept, Groups: it.Groups, IsManager: it.Manager}}
+		view: directory.View{Department: it.Dept, Groups: it.Groups, IsManager: it.Manager, Lists: lists, Edits: edits}}
 	v.fp = v.view.Fingerprint()
 	if _, known := s.views.Load(v.fp); !known {
 		if err := s.store.SaveView(v.fp, v.view); err != nil {
@@ -243,7 +253,7 @@ func (s *Server) viewerFor(user string) *viewer {
 
 func allow(rt route) string {
 	switch {
-	case rt.kind == routeCard && rt.book == bookPersonal, rt.kind == routeBook && rt.book == bookPersonal:
+	case (rt.kind == routeCard || rt.kind == routeBook) && rt.book != bookCompany:
 		return "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT"
 	case rt.kind == routeCard, rt.kind == routeBook:
 		return "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT"

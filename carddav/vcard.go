@@ -231,22 +231,31 @@ func writeBirthday(w *cardWriter, bday string) {
 // renderGroup renders a contact group: Apple's X-ADDRESSBOOKSERVER form in
 // 3.0, KIND/MEMBER in 4.0; members by urn:uuid of their card UID.
 func renderGroup(g *directory.GroupEntry, v4 bool) []byte {
-	w := &cardWriter{v4: v4, b: make([]byte, 0, 256+len(g.Members)*64)}
+	uids := make([]string, len(g.Members))
+	for i, m := range g.Members {
+		uids[i] = directory.CardUID(m)
+	}
+	return renderGroupCard(directory.CardUID(g.Key), g.Name, uids, v4)
+}
+
+// renderGroupCard renders a group of the cards whose UIDs are members.
+func renderGroupCard(uid, name string, members []string, v4 bool) []byte {
+	w := &cardWriter{v4: v4, b: make([]byte, 0, 256+len(members)*64)}
 	w.begin()
-	w.raw("UID", "", directory.CardUID(g.Key))
-	w.text("FN", "", g.Name)
+	w.raw("UID", "", uid)
+	w.text("FN", "", name)
 	if v4 {
 		w.raw("KIND", "", "group")
 	} else {
-		w.structured("N", "", g.Name, "", "", "", "")
+		w.structured("N", "", name, "", "", "", "")
 		w.raw("X-ADDRESSBOOKSERVER-KIND", "", "group")
 	}
 	member := "X-ADDRESSBOOKSERVER-MEMBER"
 	if v4 {
 		member = "MEMBER"
 	}
-	for _, m := range g.Members {
-		w.raw(member, "", "urn:uuid:"+directory.CardUID(m))
+	for _, m := range members {
+		w.raw(member, "", "urn:uuid:"+m)
 	}
 	w.end()
 	return w.b

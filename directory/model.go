@@ -5,6 +5,8 @@
 package directory
 
 import (
+	"slices"
+
 	"github.com/google/uuid"
 )
 
@@ -148,4 +150,20 @@ type View struct {
 	Department string   `json:"department,omitempty"`
 	Groups     []string `json:"groups,omitempty"` // sorted group keys
 	IsManager  bool     `json:"is_manager,omitempty"`
+	// Lists are the shared lists the viewer receives in their Company
+	// book; Edits the ones they edit, each a book of its own. Sorted ids.
+	Lists []string `json:"lists,omitempty"`
+	Edits []string `json:"edits,omitempty"`
+}
+
+// Receives reports whether the view's Company book holds a shared list.
+func (v *View) Receives(list string) bool {
+	_, ok := slices.BinarySearch(v.Lists, list)
+	return ok
+}
+
+// Editor reports whether the viewer edits a shared list.
+func (v *View) Editor(list string) bool {
+	_, ok := slices.BinarySearch(v.Edits, list)
+	return ok
 }

@@ -281,5 +281,11 @@ func (v View) Fingerprint() string {
 	for _, k := range g {
 		fmt.Fprintf(h, "g=%q;", k)
 	}
+	for _, k := range v.Lists {
+		fmt.Fprintf(h, "l=%q;", k)
+	}
+	for _, k := range v.Edits {
+		fmt.Fprintf(h, "e=%q;", k)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/orgdav/orgdav/directory"
@@ -26,6 +27,18 @@ type Item struct {
 	Groups   []string
 	Present  directory.FieldSet
 	Manager  bool
+	// Emails are a person's or a shared contact's addresses, lower-cased:
+	// a contact with a directory person's address is that person.
+	Emails []string
+	// List is the shared list a contact or list group card belongs to.
+	List string
+	// Dup is the directory card a shared contact is: the person it refers
+	// to, or the one with its address. Such a contact is never a card of
+	// its own in a Company book.
+	Dup string
+	// Ref marks a contact that refers to a directory person rather than
+	// holding a card.
+	Ref bool
 }
 
 // Index is an immutable snapshot of the directory cards.
@@ -35,11 +48,22 @@ type Index struct {
 	Items   []Item // sorted by Name
 	People  int
 	Groups  int
+	// Contacts counts the shared contacts; Lists holds every shared list
+	// by id, with the revision of its cards' latest change.
+	Contacts int
+	Lists    map[string]*List
+	audience *audienceIndex
 
 	byName  map[string]int32
 	byUser  map[string]int32
 	byDept  map[string][]int32
 	byGroup map[string][]int32
+	byList  map[string][]int32 // a list's contacts
+	byEmail map[string]int32   // directory people by address; the first by name
+	// contactsByEmail finds the contacts a directory person's address
+	// change may make duplicates or distinct again.
+	contactsByEmail map[string][]int32
+	byRef           map[string][]int32 // contacts referring to a person
 
 	// hidden are people who may log in but appear in no book.
 	hidden       []Item
@@ -53,6 +77,12 @@ func (ix *Index) Lookup(name string) (*Item, bool) {
 		return nil, false
 	}
 	return &ix.Items[i], true
+}
+
+// Position finds a card's position in Items.
+func (ix *Index) Position(name string) (int32, bool) {
+	i, ok := ix.byName[name]
+	return i, ok
 }
 
 // User finds the account of a login name (case-insensitive): a published
@@ -129,7 +159,21 @@ func (ix *Index) InGroup(key string) []int32 { return ix.byGroup[key] }
 // personItem summarises a person entry for the index.
 func personItem(name string, rev uint64, hash [16]byte, e *directory.Entry) Item {
 	return Item{Name: name, Key: e.Key, Kind: KindPerson, Rev: rev, hash: hash, Tag: hex.EncodeToString(hash[:10]),
-		Username: e.Username, Dept: e.Department, Groups: e.Groups, Manager: e.IsManager, Present: directory.Present(e)}
+		Username: e.Username, Dept: e.Department, Groups: e.Groups, Manager: e.IsManager, Present: directory.Present(e),
+		Emails: foldEmails(e.Emails)}
+}
+
+func foldEmails(in []string) []string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(in))
+	for _, e := range in {
+		if e = strings.ToLower(strings.TrimSpace(e)); e != "" && !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func groupItem(name string, rev uint64, hash [16]byte, g *directory.GroupEntry) Item {
@@ -145,18 +189,27 @@ func (s *Store) rebuildIndex() error {
 	defer s.mu.Unlock()
 	var items []Item
 	var rev, horizon uint64
+	var lists map[string]*List
 	intern := map[string]string{}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta, recs, sums := tx.Bucket(bMeta), tx.Bucket(bItems), tx.Bucket(bSums)
 		rev, horizon = getU64(meta, kDirRev), getU64(meta, kHorizon)
 		// Records and summaries are written in the same transactions; only
-		// a store from before summaries has records without them.
+		// a store from before summaries, or from before their current
+		// version, has records without them.
 		if k, _ := recs.Cursor().First(); k != nil {
-			if sk, _ := sums.Cursor().First(); sk == nil {
+			if sk, _ := sums.Cursor().First(); sk == nil || string(meta.Get(kSumVer)) != sumVer {
 				if err := resummarise(recs, sums); err != nil {
 					return err
 				}
 			}
+		}
+		if err := meta.Put(kSumVer, []byte(sumVer)); err != nil {
+			return err
+		}
+		var err error
+		if lists, err = loadLists(tx); err != nil {
+			return err
 		}
 		return sums.ForEach(func(k, v []byte) error {
 			it, err := decodeSummary(string(k), v, intern)
@@ -195,7 +248,24 @@ func (s *Store) rebuildIndex() error {
 		}
 		ix = ix.withHidden(src, mine)
 	}
-	s.idx.Store(ix)
+	ix.Lists, ix.audience = lists, buildAudience(lists)
+	// A crash between a directory change and the shared lists' catching
+	// up with it is repaired here: every contact and group card is checked.
+	var contacts []int32
+	for _, pos := range ix.byList {
+		contacts = append(contacts, pos...)
+	}
+	ids := make([]string, 0, len(lists))
+	for id := range lists {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	slices.Sort(contacts)
+	next, err := s.reconcile(ix, contacts, ids)
+	if err != nil {
+		return err
+	}
+	s.idx.Store(next)
 	return nil
 }
 
@@ -213,18 +283,48 @@ func sourcesOf(items []Item) []string {
 
 func resummarise(recs, sums *bolt.Bucket) error {
 	return recs.ForEach(func(k, v []byte) error {
-		r, e, g, err := loadRecord(k, v)
+		r, err := decodeRecord(v)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: item %s: %w", k, err)
 		}
 		var it Item
-		if e != nil {
-			it = personItem(string(k), r.rev, r.hash, e)
-		} else {
-			it = groupItem(string(k), r.rev, r.hash, g)
+		switch r.kind {
+		case KindContact, KindListGroup:
+			if it, err = listItem(string(k), r); err != nil {
+				return err
+			}
+		default:
+			_, e, g, err := loadRecord(k, v)
+			if err != nil {
+				return err
+			}
+			if e != nil {
+				it = personItem(string(k), r.rev, r.hash, e)
+			} else {
+				it = groupItem(string(k), r.rev, r.hash, g)
+			}
 		}
 		return sums.Put(k, encodeSummary(&it))
 	})
+}
+
+// listItem summarises a shared-list card from its record; a contact's
+// duplicate state is decided when the index is reconciled.
+func listItem(name string, r record) (Item, error) {
+	it := Item{Name: name, Kind: r.kind, Rev: r.rev, hash: r.hash, Tag: hex.EncodeToString(r.hash[:10])}
+	if r.kind == KindListGroup {
+		it.Key, it.List = name, name
+		return it, nil
+	}
+	c, err := decodeContact(r.data, it.Tag)
+	if err != nil {
+		return it, fmt.Errorf("store: contact %s: %w", name, err)
+	}
+	it.Key, it.List, it.Emails = c.ID, c.List, foldEmails(c.Emails)
+	if c.Ref != "" {
+		it.Ref, it.Dup = true, c.Ref
+	}
+	return it, nil
 }
 
 // encodeSummary packs an index item: kind, rev, hash, present, manager,
@@ -244,10 +344,25 @@ func encodeSummary(it *Item) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	b = binary.AppendUvarint(b, uint64(len(it.Groups)))
-	for _, g := range it.Groups {
-		b = binary.AppendUvarint(b, uint64(len(g)))
-		b = append(b, g...)
+	b = appendStrings(b, it.Groups)
+	// Since summary version 2: list, dup, ref and addresses.
+	for _, s := range []string{it.List, it.Dup} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	if it.Ref {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	return appendStrings(b, it.Emails)
+}
+
+func appendStrings(b []byte, list []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(list)))
+	for _, s := range list {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
 	}
 	return b
 }
@@ -287,20 +402,41 @@ func decodeSummary(name string, b []byte, intern map[string]string) (Item, error
 	if it.Dept, err = str(); err != nil {
 		return it, err
 	}
-	n, w := binary.Uvarint(b)
-	if w <= 0 || n > uint64(len(b)) {
-		return it, errShortSummary
-	}
-	b = b[w:]
-	if n > 0 {
-		it.Groups = make([]string, n)
-		for i := range it.Groups {
-			if it.Groups[i], err = str(); err != nil {
-				return it, err
+	strs := func() ([]string, error) {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || n > uint64(len(b)) {
+			return nil, errShortSummary
+		}
+		b = b[w:]
+		if n == 0 {
+			return nil, nil
+		}
+		out := make([]string, n)
+		for i := range out {
+			if out[i], err = str(); err != nil {
+				return nil, err
 			}
 		}
+		return out, nil
 	}
-	return it, nil
+	if it.Groups, err = strs(); err != nil {
+		return it, err
+	}
+	if len(b) == 0 {
+		return it, nil // version 1: the store resummarises at open
+	}
+	if it.List, err = str(); err != nil {
+		return it, err
+	}
+	if it.Dup, err = str(); err != nil {
+		return it, err
+	}
+	if len(b) == 0 {
+		return it, errShortSummary
+	}
+	it.Ref, b = b[0] == 1, b[1:]
+	it.Emails, err = strs()
+	return it, err
 }
 
 // patchIndex derives the next index from the previous one and an apply's
@@ -342,9 +478,10 @@ func patchIndex(old *Index, upserts []Item, removed map[string]bool, rev, horizo
 	return withHiddenOf(old, finishIndex(items, rev, horizon))
 }
 
-// withHiddenOf gives ix the hidden accounts of old.
+// withHiddenOf gives ix the hidden accounts and the lists of old.
 func withHiddenOf(old, ix *Index) *Index {
 	ix.hidden, ix.hiddenByUser = old.hidden, old.hiddenByUser
+	ix.Lists, ix.audience = old.Lists, old.audience
 	return ix
 }
 
@@ -352,7 +489,8 @@ func sameShape(old *Index, upserts []Item) bool {
 	for i := range upserts {
 		u := &upserts[i]
 		o, ok := old.Lookup(u.Name)
-		if !ok || o.Username != u.Username || o.Dept != u.Dept || o.Kind != u.Kind || !slices.Equal(o.Groups, u.Groups) {
+		if !ok || o.Username != u.Username || o.Dept != u.Dept || o.Kind != u.Kind || !slices.Equal(o.Groups, u.Groups) ||
+			o.List != u.List || o.Ref != u.Ref || o.Dup != u.Dup || !slices.Equal(o.Emails, u.Emails) {
 			return false
 		}
 	}
@@ -361,15 +499,35 @@ func sameShape(old *Index, upserts []Item) bool {
 
 func finishIndex(items []Item, rev, horizon uint64) *Index {
 	ix := &Index{Rev: rev, Horizon: horizon, Items: items,
-		byName: make(map[string]int32, len(items)), byUser: map[string]int32{}, byDept: map[string][]int32{}, byGroup: map[string][]int32{}}
+		byName: make(map[string]int32, len(items)), byUser: map[string]int32{}, byDept: map[string][]int32{}, byGroup: map[string][]int32{},
+		byList: map[string][]int32{}, byEmail: map[string]int32{}, contactsByEmail: map[string][]int32{}, byRef: map[string][]int32{},
+		Lists: map[string]*List{}, audience: &audienceIndex{}}
 	for i := range ix.Items {
 		it := &ix.Items[i]
 		ix.byName[it.Name] = int32(i)
-		if it.Kind == KindGroup {
-			ix.Groups++
+		switch it.Kind {
+		case KindGroup, KindListGroup:
+			if it.Kind == KindGroup {
+				ix.Groups++
+			}
+			continue
+		case KindContact:
+			ix.Contacts++
+			ix.byList[it.List] = append(ix.byList[it.List], int32(i))
+			for _, e := range it.Emails {
+				ix.contactsByEmail[e] = append(ix.contactsByEmail[e], int32(i))
+			}
+			if it.Ref {
+				ix.byRef[it.Dup] = append(ix.byRef[it.Dup], int32(i))
+			}
 			continue
 		}
 		ix.People++
+		for _, e := range it.Emails {
+			if _, taken := ix.byEmail[e]; !taken {
+				ix.byEmail[e] = int32(i)
+			}
+		}
 		if it.Username != "" {
 			ix.byUser[strings.ToLower(it.Username)] = int32(i)
 		}

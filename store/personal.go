@@ -144,59 +144,100 @@ func (s *Store) PersonalChanges(user string, since uint64, fn func(Change) bool)
 // and UID uniqueness in the same transaction. It returns the new ETag and
 // whether the card is new.
 func (s *Store) PersonalPut(user, name, uid string, data []byte, cond Conditions) (etag string, created bool, err error) {
-	sum := sha256.Sum256(data)
-	etag = hex.EncodeToString(sum[:10])
 	now := s.opt.Now()
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		b, err := userBucket(tx, user, true)
 		if err != nil {
 			return err
 		}
-		items, ch, uids := b.Bucket(pItems), b.Bucket(pChanges), b.Bucket(pUIDs)
-		old := items.Get([]byte(name))
-		var oldCard PersonalCard
-		if old != nil {
-			oldCard = decodePersonal([]byte(name), old, false)
-		}
-		if err := checkConditions(old != nil, oldCard.ETag, cond); err != nil {
+		if etag, created, err = personalPut(tx, b, name, uid, data, cond, now); err != nil {
 			return err
 		}
-		if other := uids.Get([]byte(uid)); other != nil && string(other) != name {
-			return &UIDConflictError{Name: string(other)}
-		}
-		if old != nil && oldCard.UID != uid {
-			// A resource keeps its UID (RFC 6352 6.3.2.1): another UID is
-			// another contact, which belongs in a resource of its own.
-			return &UIDConflictError{Name: name}
-		}
-		created = old == nil
-		if !created && oldCard.ETag == etag {
-			return nil // identical content: no new revision
-		}
-		rev := getU64(tx.Bucket(bMeta), kRev) + 1
-		putU64(tx.Bucket(bMeta), kRev, rev)
-		if !created {
-			if err := ch.Delete(u64(oldCard.Rev)); err != nil {
-				return err
-			}
-		} else if err := s.clearPersonalTombstone(ch, name); err != nil {
-			return err
-		}
-		if err := uids.Put([]byte(uid), []byte(name)); err != nil {
-			return err
-		}
-		if err := items.Put([]byte(name), encodePersonal(rev, etag, uid, data)); err != nil {
-			return err
-		}
-		if err := ch.Put(u64(rev), changeValue(opPut, now, name)); err != nil {
-			return err
-		}
-		putU64(b, kRev, rev)
 		return s.prunePersonal(b, now)
 	})
 	if err != nil {
 		return "", false, err
 	}
+	return etag, created, nil
+}
+
+// PersonalWrite is one card of a personal-book import.
+type PersonalWrite struct {
+	Name, UID string
+	Data      []byte
+}
+
+// PersonalPutAll stores cards in one transaction: all or nothing. It
+// counts the cards created and changed.
+func (s *Store) PersonalPutAll(user string, cards []PersonalWrite) (created, updated int, err error) {
+	now := s.opt.Now()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b, err := userBucket(tx, user, true)
+		if err != nil {
+			return err
+		}
+		created, updated = 0, 0
+		for _, c := range cards {
+			before := getU64(b, kRev)
+			_, isNew, err := personalPut(tx, b, c.Name, c.UID, c.Data, Conditions{}, now)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.Name, err)
+			}
+			switch {
+			case isNew:
+				created++
+			case getU64(b, kRev) != before:
+				updated++
+			}
+		}
+		return s.prunePersonal(b, now)
+	})
+	return created, updated, err
+}
+
+func personalPut(tx *bolt.Tx, b *bolt.Bucket, name, uid string, data []byte, cond Conditions, now time.Time) (etag string, created bool, err error) {
+	sum := sha256.Sum256(data)
+	etag = hex.EncodeToString(sum[:10])
+	items, ch, uids := b.Bucket(pItems), b.Bucket(pChanges), b.Bucket(pUIDs)
+	old := items.Get([]byte(name))
+	var oldCard PersonalCard
+	if old != nil {
+		oldCard = decodePersonal([]byte(name), old, false)
+	}
+	if err := checkConditions(old != nil, oldCard.ETag, cond); err != nil {
+		return "", false, err
+	}
+	if other := uids.Get([]byte(uid)); other != nil && string(other) != name {
+		return "", false, &UIDConflictError{Name: string(other)}
+	}
+	if old != nil && oldCard.UID != uid {
+		// A resource keeps its UID (RFC 6352 6.3.2.1): another UID is
+		// another contact, which belongs in a resource of its own.
+		return "", false, &UIDConflictError{Name: name}
+	}
+	created = old == nil
+	if !created && oldCard.ETag == etag {
+		return etag, false, nil // identical content: no new revision
+	}
+	rev := getU64(tx.Bucket(bMeta), kRev) + 1
+	putU64(tx.Bucket(bMeta), kRev, rev)
+	if !created {
+		if err := ch.Delete(u64(oldCard.Rev)); err != nil {
+			return "", false, err
+		}
+	} else if err := clearPersonalTombstone(ch, name); err != nil {
+		return "", false, err
+	}
+	if err := uids.Put([]byte(uid), []byte(name)); err != nil {
+		return "", false, err
+	}
+	if err := items.Put([]byte(name), encodePersonal(rev, etag, uid, data)); err != nil {
+		return "", false, err
+	}
+	if err := ch.Put(u64(rev), changeValue(opPut, now, name)); err != nil {
+		return "", false, err
+	}
+	putU64(b, kRev, rev)
 	return etag, created, nil
 }
 
@@ -245,7 +286,7 @@ func checkConditions(exists bool, etag string, c Conditions) error {
 
 // clearPersonalTombstone drops the tombstone of a re-created name. Personal
 // books are small, so a scan of the tombstones is cheap.
-func (s *Store) clearPersonalTombstone(ch *bolt.Bucket, name string) error {
+func clearPersonalTombstone(ch *bolt.Bucket, name string) error {
 	c := ch.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if v[0] == opDelete && string(v[9:]) == name {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,7 +124,7 @@ func Open(path string, opt Options) (*Store, error) {
 }
 
 func (s *Store) init(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bMeta, bItems, bSums, bHidden, bChanges, bTombs, bTombIdx, bViews, bUsers, bRuns, bRemovals, bHolds} {
+	for _, b := range [][]byte{bMeta, bItems, bSums, bHidden, bChanges, bTombs, bTombIdx, bViews, bUsers, bRuns, bRemovals, bHolds, bLists} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("store: create bucket %s: %w", b, err)
 		}
@@ -157,7 +158,9 @@ func (s *Store) init(tx *bolt.Tx) error {
 }
 
 // refingerprint gives every card a new hash and revision after the served
-// bytes' inputs changed.
+// bytes' inputs changed. Shared-list cards keep their hash (visibility
+// rules do not shape them) but get a new revision all the same, since the
+// rendering may have changed.
 func (s *Store) refingerprint(tx *bolt.Tx) error {
 	items := tx.Bucket(bItems)
 	type upd struct {
@@ -168,18 +171,29 @@ func (s *Store) refingerprint(tx *bolt.Tx) error {
 	var ups []upd
 	var buf hashBuf
 	err := items.ForEach(func(k, v []byte) error {
-		r, e, g, err := loadRecord(k, v)
+		r, err := decodeRecord(v)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: item %s: %w", k, err)
 		}
-		var h [16]byte
 		var it Item
-		if e != nil {
-			h = hashPerson(&buf, s.opt.Fingerprint, e)
-			it = personItem(string(k), r.rev, h, e)
-		} else {
-			h = hashGroup(&buf, s.opt.Fingerprint, g)
-			it = groupItem(string(k), r.rev, h, g)
+		h := r.hash
+		switch r.kind {
+		case KindContact, KindListGroup:
+			if it, err = listItem(string(k), r); err != nil {
+				return err
+			}
+		default:
+			_, e, g, err := loadRecord(k, v)
+			if err != nil {
+				return err
+			}
+			if e != nil {
+				h = hashPerson(&buf, s.opt.Fingerprint, e)
+				it = personItem(string(k), r.rev, h, e)
+			} else {
+				h = hashGroup(&buf, s.opt.Fingerprint, g)
+				it = groupItem(string(k), r.rev, h, g)
+			}
 		}
 		ups = append(ups, upd{append([]byte(nil), k...), encodeRecord(r.rev, h, r.kind, r.data), it})
 		return nil
@@ -210,6 +224,21 @@ func (s *Store) refingerprint(tx *bolt.Tx) error {
 	}
 	putU64(tx.Bucket(bMeta), kRev, rev)
 	putU64(tx.Bucket(bMeta), kDirRev, rev)
+	// Every list's cards changed: its revision moves with them.
+	lists, err := loadLists(tx)
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		l.Rev = rev
+		data, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bLists).Put([]byte(l.ID), data); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -410,7 +439,15 @@ func (s *Store) write(source string, old *Index, want map[string]desired, gone [
 		if hiddenChanged {
 			ix = ix.withHidden(source, hidden)
 		}
-		s.idx.Store(ix)
+		contacts, lists := affectedByDirectory(old, ix, upserts, removed)
+		next, err := s.reconcile(ix, contacts, lists)
+		if err != nil {
+			// The directory's change is committed and served; the shared
+			// lists catch up at the next change or start.
+			s.idx.Store(ix)
+			return res, err
+		}
+		s.idx.Store(next)
 	}
 	return res, nil
 }
@@ -456,7 +493,13 @@ func removeCard(tx *bolt.Tx, it *Item, rev uint64, now time.Time) error {
 			return err
 		}
 	}
-	if err := ch.Put(u64(rev), changeValue(opDelete, now, it.Name)); err != nil {
+	// A list contact's tombstone keeps its id: its editors' books name
+	// it by id, not by card name.
+	name := it.Name
+	if it.Kind == KindContact {
+		name += "\x00" + it.Key
+	}
+	if err := ch.Put(u64(rev), changeValue(opDelete, now, name)); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bTombs).Put(u64(rev), []byte(it.Name)); err != nil {
@@ -567,6 +610,7 @@ func (s *Store) pruneTombstones(tx *bolt.Tx, now time.Time) error {
 type Change struct {
 	Rev     uint64
 	Name    string
+	ID      string // a deleted list contact's id
 	Deleted bool
 }
 
@@ -576,7 +620,8 @@ func (s *Store) Changes(since uint64, fn func(Change) bool) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bChanges).Cursor()
 		for k, v := c.Seek(u64(since + 1)); k != nil; k, v = c.Next() {
-			if !fn(Change{Rev: binary.BigEndian.Uint64(k), Name: string(v[9:]), Deleted: v[0] == opDelete}) {
+			name, id, _ := strings.Cut(string(v[9:]), "\x00")
+			if !fn(Change{Rev: binary.BigEndian.Uint64(k), Name: name, ID: id, Deleted: v[0] == opDelete}) {
 				return nil
 			}
 		}
@@ -656,6 +701,17 @@ func (s *Store) View(fp string) (directory.View, bool, error) {
 		return json.Unmarshal(data, &v)
 	})
 	return v, found, err
+}
+
+// Rev is the store's latest revision: of the directory, the shared lists
+// and their removals alike.
+func (s *Store) Rev() uint64 {
+	var rev uint64
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		rev = getU64(tx.Bucket(bMeta), kRev)
+		return nil
+	})
+	return rev
 }
 
 // Stats are sizes for metrics and health checks.
