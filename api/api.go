@@ -33,8 +33,10 @@ type Options struct {
 	Store *store.Store
 	// Gate checks logins on the HTTP listener; Admins says who of those
 	// holds the admin role.
-	Gate     *auth.Gate
-	Admins   *auth.Admins
+	Gate   *auth.Gate
+	Admins *auth.Admins
+	// GroupKey finds the group a DN names, for audiences given by DN.
+	GroupKey func(dn string) (string, bool)
 	Log      *slog.Logger
 	Registry prometheus.Registerer
 }
@@ -45,6 +47,11 @@ type API struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	requests *prometheus.CounterVec
+	imports  *prometheus.CounterVec
+	routes   []string // "METHOD /path" of every route, for the OpenAPI check
+	// self are the routes a user may call for themselves without the
+	// admin role: their personal book's import and export.
+	self map[string]bool
 }
 
 // New builds the API.
@@ -57,11 +64,23 @@ func New(opt Options) *API {
 		Name: "orgdav_api_requests_total",
 		Help: "Admin API requests by route and HTTP status.",
 	}, []string{"route", "code"})
+	a.imports = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "orgdav_imports_total",
+		Help: "Contact file imports by result: planned (a dry run), applied, refused (the file is broken), failed.",
+	}, []string{"result"})
 	if opt.Registry != nil {
-		opt.Registry.MustRegister(a.requests)
+		opt.Registry.MustRegister(a.requests, a.imports)
+	}
+	a.self = map[string]bool{
+		"POST " + Prefix + "users/{user}/personal/import": true,
+		"GET " + Prefix + "users/{user}/personal/export":  true,
 	}
 	a.mountRuns()
 	a.mountAudit()
+	a.mountLists()
+	a.mountContacts()
+	a.mountImports()
+	a.mountDirectory()
 	// Anything else under the prefix is a JSON 404 or 405, not the DAV
 	// server's.
 	a.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
@@ -73,6 +92,12 @@ func New(opt Options) *API {
 		a.writeError(w, r, &Error{Status: http.StatusNotFound, Message: "no such API route; see the README's admin API section"})
 	})
 	return a
+}
+
+// route registers a handler for "METHOD /path".
+func (a *API) route(pattern string, h http.HandlerFunc) {
+	a.routes = append(a.routes, pattern)
+	a.mux.HandleFunc(pattern, h)
 }
 
 // allowed lists the methods that a route of r's path has.
@@ -113,7 +138,10 @@ func (a *API) HTTP() http.Handler {
 			return
 		}
 		it, ok := a.opt.Store.Index().User(user)
-		if !ok || !a.opt.Admins.Is(it) {
+		_, pattern := a.mux.Handler(r)
+		named, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, Prefix+"users/"), "/")
+		self := a.self[pattern] && ok && strings.EqualFold(named, it.Username)
+		if !ok || !a.opt.Admins.Is(it) && !self {
 			a.count("login", http.StatusForbidden)
 			writeJSON(w, http.StatusForbidden, &Error{Status: http.StatusForbidden,
 				Message: "user " + strconv.Quote(user) + " does not hold the admin role (config: admins)"})
@@ -170,6 +198,7 @@ type Error struct {
 	Status  int    `json:"-"`
 	Message string `json:"error"`
 	Field   string `json:"field,omitempty"`
+	Line    int    `json:"line,omitempty"` // of an uploaded file
 }
 
 func (e *Error) Error() string {
@@ -181,13 +210,23 @@ func (e *Error) Error() string {
 
 // handle adapts a handler that returns its result or an error.
 func (a *API) handle(fn func(r *http.Request) (any, error)) http.HandlerFunc {
+	return a.handleStatus(http.StatusOK, func(_ http.ResponseWriter, r *http.Request) (any, error) { return fn(r) })
+}
+
+// handleW is handle for handlers that set headers.
+func (a *API) handleW(fn func(w http.ResponseWriter, r *http.Request) (any, error)) http.HandlerFunc {
+	return a.handleStatus(http.StatusOK, fn)
+}
+
+// handleStatus is handleW answering status on success.
+func (a *API) handleStatus(status int, fn func(w http.ResponseWriter, r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		v, err := fn(r)
+		v, err := fn(w, r)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, v)
+		writeJSON(w, status, v)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 //
 //	GET /api/v1/audit?n=50   recent admin changes, newest first
 func (a *API) mountAudit() {
-	a.mux.HandleFunc("GET "+Prefix+"audit", a.handle(func(r *http.Request) (any, error) {
+	a.route("GET "+Prefix+"audit", a.handle(func(r *http.Request) (any, error) {
 		n, err := countParam(r, 50, store.MaxAudit)
 		if err != nil {
 			return nil, err

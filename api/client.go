@@ -101,40 +101,52 @@ func (c *Client) Audit(n int) ([]store.AuditEntry, error) {
 	return log, c.call(http.MethodGet, "audit", url.Values{"n": {strconv.Itoa(n)}}, nil, &log)
 }
 
-// call sends a request; in, when not nil, is sent as JSON and out, when not
-// nil, is decoded from the answer.
+// Call sends a JSON request to a route under Prefix; in, when not nil, is
+// sent as JSON and out, when not nil, is decoded from the answer.
+func (c *Client) Call(method, route string, q url.Values, in, out any) error {
+	return c.call(method, route, q, in, out)
+}
+
 func (c *Client) call(method, route string, q url.Values, in, out any) error {
 	var body io.Reader
+	ctype := ""
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body, ctype = bytes.NewReader(b), "application/json"
 	}
-	req, err := http.NewRequest(method, "http://orgdav"+Prefix+route+"?"+q.Encode(), body)
-	if err != nil {
+	data, err := c.Raw(method, route, q, body, ctype)
+	if err != nil || out == nil {
 		return err
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	return json.Unmarshal(data, out)
+}
+
+// Raw sends body to a route and returns the answer's body: for uploads
+// and downloads of contact files.
+func (c *Client) Raw(method, route string, q url.Values, body io.Reader, ctype string) ([]byte, error) {
+	req, err := http.NewRequest(method, "http://orgdav"+Prefix+route+"?"+q.Encode(), body)
+	if err != nil {
+		return nil, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("admin API: %w", err)
+		return nil, fmt.Errorf("admin API: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		var e Error
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if json.Unmarshal(b, &e) != nil || e.Message == "" {
-			return fmt.Errorf("admin API: %s: %s", resp.Status, b)
+			return nil, fmt.Errorf("admin API: %s: %s", resp.Status, b)
 		}
 		e.Status = resp.StatusCode
-		return &e
+		return nil, &e
 	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return io.ReadAll(resp.Body)
 }

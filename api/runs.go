@@ -24,7 +24,7 @@ var _ Runner = (*runner.Runner)(nil)
 //	POST /api/v1/sync?source=NAME&confirm=true   run one source (or all) now
 //	GET  /api/v1/runs?source=NAME&n=20           recent runs, newest first
 func (a *API) mountRuns() {
-	a.mux.HandleFunc("POST "+Prefix+"sync", a.handle(func(r *http.Request) (any, error) {
+	a.route("POST "+Prefix+"sync", a.handle(func(r *http.Request) (any, error) {
 		q := r.URL.Query()
 		confirm, err := boolParam(q.Get("confirm"), "confirm")
 		if err != nil {
@@ -52,7 +52,7 @@ func (a *API) mountRuns() {
 		}
 		return runs, nil
 	}))
-	a.mux.HandleFunc("GET "+Prefix+"runs", a.handle(func(r *http.Request) (any, error) {
+	a.route("GET "+Prefix+"runs", a.handle(func(r *http.Request) (any, error) {
 		n, err := countParam(r, 20, store.MaxRuns)
 		if err != nil {
 			return nil, err

@@ -153,6 +153,16 @@ func sameAccounts(ix *Index, source string, items []Item) bool {
 // InDepartment returns the positions in Items of a department's people.
 func (ix *Index) InDepartment(dept string) []int32 { return ix.byDept[dept] }
 
+// Departments returns the departments people are in, sorted.
+func (ix *Index) Departments() []string {
+	out := make([]string, 0, len(ix.byDept))
+	for d := range ix.byDept {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // InGroup returns the positions in Items of a group's people.
 func (ix *Index) InGroup(key string) []int32 { return ix.byGroup[key] }
 

@@ -24,8 +24,12 @@ type Contact struct {
 	ID  string `json:"id"`
 	UID string `json:"uid,omitempty"`
 	// Ref is the card name of the directory person this contact is.
-	Ref     string    `json:"ref,omitempty"`
-	Emails  []string  `json:"emails,omitempty"` // lower-cased by the store
+	Ref    string   `json:"ref,omitempty"`
+	Emails []string `json:"emails,omitempty"` // lower-cased by the store
+	// Name and Phones are what an import matches a contact by when it has
+	// neither the UID nor an address of one already in the list.
+	Name    string    `json:"name,omitempty"`
+	Phones  []string  `json:"phones,omitempty"`
 	Updated time.Time `json:"updated"`
 	Card    []byte    `json:"-"`
 	ETag    string    `json:"etag,omitempty"` // set when read

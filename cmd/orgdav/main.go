@@ -1,5 +1,5 @@
 // Command orgdav serves an organisation's directory to contacts apps over
-// CardDAV. Subcommands: serve, check, sync, logs, audit, version.
+// CardDAV. Subcommands: serve, check, sync, logs, audit, shared, version.
 package main
 
 import (
@@ -18,6 +18,7 @@ Usage:
   orgdav sync  [--config FILE] [--confirm] [SOURCE]  run one source or all now
   orgdav logs  [--config FILE] [--source S] [-n N]    recent runs
   orgdav audit [--config FILE] [-n N]                recent admin changes: who, what, before and after
+  orgdav shared list|show|create|edit|delete|import|export|members ...   shared contact lists (orgdav shared help)
   orgdav version
 
 Without --config, serve runs the built-in demo organisation.
@@ -36,6 +37,8 @@ func main() {
 		err = syncCmd(os.Args[2:])
 	case "logs":
 		err = logsCmd(os.Args[2:])
+	case "shared":
+		err = sharedCmd(os.Args[2:])
 	case "audit":
 		err = auditCmd(os.Args[2:])
 	case "check":

@@ -106,7 +106,7 @@ func serve(args []string) error {
 	if len(cfg.Sources) == 0 && len(admins.Users)+len(admins.Groups) == 0 {
 		admins.Users = []string{directory.DemoAdmin}
 	}
-	admin := api.New(api.Options{Runs: run, Store: st, Admins: admins, Log: log, Registry: reg,
+	admin := api.New(api.Options{Runs: run, Store: st, Admins: admins, GroupKey: run.GroupKey, Log: log, Registry: reg,
 		Gate: &auth.Gate{Auth: authn, Throttle: throttle, TrustedProxies: cfg.Proxies, Log: log}})
 	metricsToken, err := cfg.MetricsToken()
 	if err != nil {

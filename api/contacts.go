@@ -1,0 +1,364 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-vcard"
+	"github.com/google/uuid"
+	"github.com/orgdav/orgdav/contactfile"
+	"github.com/orgdav/orgdav/directory"
+	"github.com/orgdav/orgdav/store"
+)
+
+// mountContacts serves a list's contacts:
+//
+//	GET    /api/v1/lists/{id}/contacts          every contact
+//	POST   /api/v1/lists/{id}/contacts          add one (If-Match: the list's version)
+//	GET    /api/v1/lists/{id}/contacts/{cid}    one, with its vCard (ETag)
+//	PUT    /api/v1/lists/{id}/contacts/{cid}    replace it (If-Match: its ETag)
+//	DELETE /api/v1/lists/{id}/contacts/{cid}    remove it (If-Match: its ETag)
+func (a *API) mountContacts() {
+	a.route("GET "+Prefix+"lists/{id}/contacts", a.handle(func(r *http.Request) (any, error) {
+		l, err := a.list(r)
+		if err != nil {
+			return nil, err
+		}
+		out := []ContactView{}
+		res := a.resolver()
+		err = a.opt.Store.ListContacts(l.ID, func(c store.Contact) bool {
+			out = append(out, res.contactView(&c, false))
+			return true
+		})
+		return out, err
+	}))
+	a.route("POST "+Prefix+"lists/{id}/contacts", a.handleStatus(http.StatusCreated, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		l, err := a.list(r)
+		if err != nil {
+			return nil, err
+		}
+		version, err := ifMatchVersion(r)
+		if err != nil {
+			return nil, err
+		}
+		var body ContactBody
+		if err := decodeJSON(r, &body); err != nil {
+			return nil, err
+		}
+		c, err := a.resolver().contact(&body)
+		if err != nil {
+			return nil, err
+		}
+		c.ID = contactID(c.UID)
+		before := len(a.opt.Store.Index().InList(l.ID))
+		res, err := a.opt.Store.WriteContacts(l.ID, version, []store.ContactWrite{{Contact: c}})
+		if err != nil {
+			return nil, listError(err)
+		}
+		a.audit(r, store.AuditEntry{Action: "add contact", Target: listTarget(l), Before: before, After: before + res.Created, Note: c.ID})
+		got, err := a.opt.Store.Contact(l.ID, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		w.Header().Set("ETag", `"`+got.ETag+`"`)
+		w.Header().Set("Location", Prefix+"lists/"+l.ID+"/contacts/"+c.ID)
+		return a.resolver().contactView(&got, true), nil
+	}))
+	a.route("GET "+Prefix+"lists/{id}/contacts/{cid}", a.handleW(func(w http.ResponseWriter, r *http.Request) (any, error) {
+		c, err := a.contact(r)
+		if err != nil {
+			return nil, err
+		}
+		w.Header().Set("ETag", `"`+c.ETag+`"`)
+		return a.resolver().contactView(&c, true), nil
+	}))
+	a.route("PUT "+Prefix+"lists/{id}/contacts/{cid}", a.handleW(func(w http.ResponseWriter, r *http.Request) (any, error) {
+		cur, err := a.contact(r)
+		if err != nil {
+			return nil, err
+		}
+		var body ContactBody
+		if err := decodeJSON(r, &body); err != nil {
+			return nil, err
+		}
+		c, err := a.resolver().contact(&body)
+		if err != nil {
+			return nil, err
+		}
+		c.List, c.ID = cur.List, cur.ID
+		if _, _, err := a.opt.Store.PutContact(c, contactCondition(r)); err != nil {
+			return nil, contactError(err)
+		}
+		l, _ := a.opt.Store.List(cur.List)
+		a.audit(r, store.AuditEntry{Action: "change contact", Target: listTarget(l), Before: 1, After: 1, Note: cur.ID})
+		got, err := a.opt.Store.Contact(cur.List, cur.ID)
+		if err != nil {
+			return nil, err
+		}
+		w.Header().Set("ETag", `"`+got.ETag+`"`)
+		return a.resolver().contactView(&got, true), nil
+	}))
+	a.route("DELETE "+Prefix+"lists/{id}/contacts/{cid}", a.handle(func(r *http.Request) (any, error) {
+		cur, err := a.contact(r)
+		if err != nil {
+			return nil, err
+		}
+		before := len(a.opt.Store.Index().InList(cur.List))
+		if err := a.opt.Store.DeleteContact(cur.List, cur.ID, contactCondition(r)); err != nil {
+			return nil, contactError(err)
+		}
+		l, _ := a.opt.Store.List(cur.List)
+		a.audit(r, store.AuditEntry{Action: "delete contact", Target: listTarget(l), Before: before, After: before - 1, Note: cur.ID})
+		return map[string]string{"deleted": cur.ID}, nil
+	}))
+}
+
+func (a *API) contact(r *http.Request) (store.Contact, error) {
+	l, err := a.list(r)
+	if err != nil {
+		return store.Contact{}, err
+	}
+	c, err := a.opt.Store.Contact(l.ID, r.PathValue("cid"))
+	if errors.Is(err, store.ErrNotFound) {
+		return c, &Error{Status: http.StatusNotFound, Field: "cid", Message: "no contact " + r.PathValue("cid") + " in the list"}
+	}
+	return c, err
+}
+
+// contactCondition reads If-Match as a contact's ETag.
+func contactCondition(r *http.Request) store.Conditions {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return store.Conditions{}
+	}
+	want := strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
+	return store.Conditions{Allow: func(exists bool, etag string) bool { return exists && etag == want }}
+}
+
+func contactError(err error) error {
+	var conflict *store.UIDConflictError
+	switch {
+	case errors.Is(err, store.ErrPrecondition):
+		return &Error{Status: http.StatusPreconditionFailed, Field: "If-Match", Message: "the contact changed since you read it: read it again and retry"}
+	case errors.As(err, &conflict):
+		return &Error{Status: http.StatusConflict, Field: "vcard", Message: "another contact of the list, " + conflict.Name + ", has this UID"}
+	}
+	return listError(err)
+}
+
+// contactID names a new contact: its UID when that makes a clean path
+// segment (editors' clients see it as the card's href), else a new one.
+func contactID(uid string) string {
+	uid = strings.TrimPrefix(uid, "urn:uuid:")
+	if uid != "" && len(uid) <= 200 && strings.Trim(uid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@") == "" {
+		return uid + ".vcf"
+	}
+	return uuid.NewString() + ".vcf"
+}
+
+// ContactBody is a contact as the API takes it: a vCard, a directory
+// person, or the common fields.
+type ContactBody struct {
+	VCard  string      `json:"vcard,omitempty"`
+	Person string      `json:"person,omitempty"`
+	FN     string      `json:"fn,omitempty"`
+	Given  string      `json:"given,omitempty"`
+	Family string      `json:"family,omitempty"`
+	Org    string      `json:"org,omitempty"`
+	Title  string      `json:"title,omitempty"`
+	Emails []string    `json:"emails,omitempty"`
+	Phones []Phone `json:"phones,omitempty"`
+	Note   string      `json:"note,omitempty"`
+	URL    string      `json:"url,omitempty"`
+}
+
+type Phone struct {
+	Type   string `json:"type,omitempty"` // work, home, cell, fax, pager, …
+	Number string `json:"number"`
+}
+
+// contact turns a body into a contact to store.
+func (r *resolver) contact(b *ContactBody) (store.Contact, error) {
+	fields := b.FN != "" || b.Given != "" || b.Family != "" || b.Org != "" || b.Title != "" || len(b.Emails) > 0 || len(b.Phones) > 0 || b.Note != "" || b.URL != ""
+	n := 0
+	for _, set := range []bool{b.VCard != "", b.Person != "", fields} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return store.Contact{}, badField("body", "give one of vcard, person, or the contact's fields (fn, emails, phones, …)")
+	}
+	if b.Person != "" {
+		key, err := r.user("person", b.Person)
+		if err != nil {
+			return store.Contact{}, err
+		}
+		name := directory.CardUID(key)
+		return store.Contact{UID: name, Ref: name}, nil
+	}
+	var card vcard.Card
+	if b.VCard != "" {
+		entries, err := contactfile.ParseVCard([]byte(b.VCard))
+		if err != nil {
+			return store.Contact{}, badField("vcard", "%v", err)
+		}
+		if len(entries) != 1 || entries[0].Skip != "" {
+			reason := "want exactly one contact"
+			if len(entries) == 1 {
+				reason = entries[0].Skip
+			}
+			return store.Contact{}, badField("vcard", "%s", reason)
+		}
+		card = entries[0].Card
+	} else {
+		var err error
+		if card, err = fieldsCard(b); err != nil {
+			return store.Contact{}, err
+		}
+	}
+	return cardContact(card)
+}
+
+// cardContact stores a card as vCard 4.0, with a UID of its own if it has
+// none, and its addresses for finding directory people.
+func cardContact(card vcard.Card) (store.Contact, error) {
+	if strings.TrimSpace(card.Value(vcard.FieldUID)) == "" {
+		card.SetValue(vcard.FieldUID, "urn:uuid:"+uuid.NewString())
+	}
+	data, err := contactfile.Encode(card, "4.0")
+	if err != nil {
+		return store.Contact{}, badField("vcard", "%v", err)
+	}
+	return store.Contact{UID: card.Value(vcard.FieldUID), Emails: cardEmails(card), Card: data}, nil
+}
+
+func cardEmails(card vcard.Card) []string {
+	var out []string
+	for _, e := range card.Values(vcard.FieldEmail) {
+		if e = strings.TrimSpace(strings.TrimPrefix(e, "mailto:")); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func fieldsCard(b *ContactBody) (vcard.Card, error) {
+	for field, v := range map[string]string{"fn": b.FN, "given": b.Given, "family": b.Family, "org": b.Org, "title": b.Title, "url": b.URL} {
+		if err := checkText(field, v, 0, 500); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkText("note", b.Note, 0, 10000); err != nil {
+		return nil, err
+	}
+	if len(b.Emails) > 50 || len(b.Phones) > 50 {
+		return nil, badField("body", "at most 50 e-mails and 50 phones")
+	}
+	card := vcard.Card{}
+	card.SetValue(vcard.FieldVersion, "4.0")
+	fn := strings.TrimSpace(b.FN)
+	if fn == "" {
+		fn = strings.TrimSpace(b.Given + " " + b.Family)
+	}
+	if fn == "" {
+		fn = b.Org
+	}
+	if fn == "" && len(b.Emails) > 0 {
+		fn = b.Emails[0]
+	}
+	if fn == "" {
+		return nil, badField("fn", "required: a name, an organisation or an e-mail")
+	}
+	card.SetValue(vcard.FieldFormattedName, fn)
+	if b.Given != "" || b.Family != "" {
+		card.SetName(&vcard.Name{GivenName: b.Given, FamilyName: b.Family})
+	}
+	if b.Org != "" {
+		card.SetValue(vcard.FieldOrganization, b.Org)
+	}
+	if b.Title != "" {
+		card.SetValue(vcard.FieldTitle, b.Title)
+	}
+	for i, e := range b.Emails {
+		if err := checkText(fmt.Sprintf("emails[%d]", i), e, 3, 254); err != nil {
+			return nil, err
+		}
+		if !strings.Contains(e, "@") {
+			return nil, badField(fmt.Sprintf("emails[%d]", i), "not an e-mail address")
+		}
+		card.Add(vcard.FieldEmail, &vcard.Field{Value: strings.TrimSpace(e), Params: vcard.Params{vcard.ParamType: {"work"}}})
+	}
+	for i, p := range b.Phones {
+		if err := checkText(fmt.Sprintf("phones[%d].number", i), p.Number, 1, 64); err != nil {
+			return nil, err
+		}
+		typ := strings.ToLower(p.Type)
+		if typ == "" {
+			typ = "work"
+		}
+		if err := checkText(fmt.Sprintf("phones[%d].type", i), typ, 1, 32); err != nil {
+			return nil, err
+		}
+		card.Add(vcard.FieldTelephone, &vcard.Field{Value: p.Number, Params: vcard.Params{vcard.ParamType: {typ, "voice"}}})
+	}
+	if b.Note != "" {
+		card.SetValue(vcard.FieldNote, b.Note)
+	}
+	if b.URL != "" {
+		card.SetValue(vcard.FieldURL, b.URL)
+	}
+	return card, nil
+}
+
+// ContactView is a contact as the API shows it.
+type ContactView struct {
+	ID      string    `json:"id"`
+	UID     string    `json:"uid,omitempty"`
+	Name    string    `json:"name"`
+	Org     string    `json:"org,omitempty"`
+	Emails  []string  `json:"emails"`
+	Phones  []string  `json:"phones"`
+	Person  string    `json:"person,omitempty"`  // the directory person it refers to
+	Same    string    `json:"same_as,omitempty"` // the directory person with its address
+	ETag    string    `json:"etag"`
+	Updated time.Time `json:"updated"`
+	VCard   string    `json:"vcard,omitempty"`
+}
+
+func (r *resolver) contactView(c *store.Contact, full bool) ContactView {
+	v := ContactView{ID: c.ID, UID: c.UID, ETag: c.ETag, Updated: c.Updated, Emails: []string{}, Phones: []string{}}
+	if c.Ref != "" {
+		if it, ok := r.ix.Account(c.Ref); ok {
+			v.Person = it.Username
+			if e, err := r.a.opt.Store.Person(c.Ref); err == nil {
+				v.Name, v.Emails = e.DisplayName, append(v.Emails, e.Emails...)
+			}
+		} else {
+			v.Person = c.Ref
+			v.Name = "(left the directory)"
+		}
+		return v
+	}
+	if it, ok := r.ix.Lookup(store.ListCardName(c.List, c.ID)); ok && it.Dup != "" {
+		if p, ok := r.ix.Account(it.Dup); ok {
+			v.Same = p.Username
+		}
+	}
+	if entries, err := contactfile.ParseVCard(c.Card); err == nil && len(entries) == 1 && entries[0].Card != nil {
+		card := entries[0].Card
+		v.Name = card.Value(vcard.FieldFormattedName)
+		v.Org = strings.ReplaceAll(card.Value(vcard.FieldOrganization), ";", ", ")
+		v.Emails = append(v.Emails, cardEmails(card)...)
+		for _, t := range card.Values(vcard.FieldTelephone) {
+			v.Phones = append(v.Phones, strings.TrimPrefix(t, "tel:"))
+		}
+	}
+	if full {
+		v.VCard = string(c.Card)
+	}
+	return v
+}
