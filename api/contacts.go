@@ -162,17 +162,17 @@ func contactID(uid string) string {
 // ContactBody is a contact as the API takes it: a vCard, a directory
 // person, or the common fields.
 type ContactBody struct {
-	VCard  string      `json:"vcard,omitempty"`
-	Person string      `json:"person,omitempty"`
-	FN     string      `json:"fn,omitempty"`
-	Given  string      `json:"given,omitempty"`
-	Family string      `json:"family,omitempty"`
-	Org    string      `json:"org,omitempty"`
-	Title  string      `json:"title,omitempty"`
-	Emails []string    `json:"emails,omitempty"`
-	Phones []Phone `json:"phones,omitempty"`
-	Note   string      `json:"note,omitempty"`
-	URL    string      `json:"url,omitempty"`
+	VCard  string   `json:"vcard,omitempty"`
+	Person string   `json:"person,omitempty"`
+	FN     string   `json:"fn,omitempty"`
+	Given  string   `json:"given,omitempty"`
+	Family string   `json:"family,omitempty"`
+	Org    string   `json:"org,omitempty"`
+	Title  string   `json:"title,omitempty"`
+	Emails []string `json:"emails,omitempty"`
+	Phones []Phone  `json:"phones,omitempty"`
+	Note   string   `json:"note,omitempty"`
+	URL    string   `json:"url,omitempty"`
 }
 
 type Phone struct {

@@ -319,19 +319,19 @@ func checkText(field, s string, least, most int) error {
 // ListView is a list as the API shows it: audiences and editors by the
 // names people know, with the ids they are kept by.
 type ListView struct {
-	ID          string        `json:"id"`
-	Name        string        `json:"name"`
-	Description string        `json:"description,omitempty"`
-	State       string        `json:"state"`
-	Audience    AudienceView  `json:"audience"`
-	Editors     NamesView     `json:"editors"`
-	Live        *LiveBody     `json:"live,omitempty"`
-	Contacts    int           `json:"contacts"`
-	Receivers   *int          `json:"receivers,omitempty"`
-	Version     uint64        `json:"version"`
-	Created     time.Time     `json:"created"`
-	Updated     time.Time     `json:"updated"`
-	Groups      []GroupName `json:"group_names,omitempty"`
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Description string       `json:"description,omitempty"`
+	State       string       `json:"state"`
+	Audience    AudienceView `json:"audience"`
+	Editors     NamesView    `json:"editors"`
+	Live        *LiveBody    `json:"live,omitempty"`
+	Contacts    int          `json:"contacts"`
+	Receivers   *int         `json:"receivers,omitempty"`
+	Version     uint64       `json:"version"`
+	Created     time.Time    `json:"created"`
+	Updated     time.Time    `json:"updated"`
+	Groups      []GroupName  `json:"group_names,omitempty"`
 }
 
 type AudienceView struct {
