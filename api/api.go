@@ -81,6 +81,7 @@ func New(opt Options) *API {
 	a.mountContacts()
 	a.mountImports()
 	a.mountDirectory()
+	a.mountOpenAPI()
 	// Anything else under the prefix is a JSON 404 or 405, not the DAV
 	// server's.
 	a.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {

@@ -132,7 +132,7 @@ func TestEveryRouteNeedsTheAdminRole(t *testing.T) {
 }
 
 // The audit log names who did what, before and after: an admin on the
-// listener by login name, the CLI on the socket as "socket".
+// listener by login name, the CLI on the socket as "local".
 func TestChangesAreAuditedWithWhoAndCounts(t *testing.T) {
 	e := newEnv(t)
 	if status, b := e.do(t, "alice", "POST", "/api/v1/sync?source=corp", ""); status != 200 {

@@ -53,8 +53,15 @@ func (a *API) mountContacts() {
 			return nil, err
 		}
 		c.ID = contactID(c.UID)
-		before := len(a.opt.Store.Index().InList(l.ID))
-		res, err := a.opt.Store.WriteContacts(l.ID, version, []store.ContactWrite{{Contact: c}})
+		before := len(a.opt.Store.Index().ListCards(l.ID))
+		res, err := a.opt.Store.WriteContacts(l.ID, version, []store.ContactWrite{{Contact: c, New: true}})
+		if errors.Is(err, store.ErrExists) {
+			field := "vcard"
+			if body.Person != "" {
+				field = "person"
+			}
+			return nil, &Error{Status: http.StatusConflict, Field: field, Message: "the list already has this contact (" + c.ID + "): PUT to change it"}
+		}
 		if err != nil {
 			return nil, listError(err)
 		}
@@ -65,7 +72,9 @@ func (a *API) mountContacts() {
 		}
 		w.Header().Set("ETag", `"`+got.ETag+`"`)
 		w.Header().Set("Location", Prefix+"lists/"+l.ID+"/contacts/"+c.ID)
-		return a.resolver().contactView(&got, true), nil
+		v := a.resolver().contactView(&got, true)
+		v.ListVersion = res.List.Version
+		return v, nil
 	}))
 	a.route("GET "+Prefix+"lists/{id}/contacts/{cid}", a.handleW(func(w http.ResponseWriter, r *http.Request) (any, error) {
 		c, err := a.contact(r)
@@ -89,7 +98,11 @@ func (a *API) mountContacts() {
 			return nil, err
 		}
 		c.List, c.ID = cur.List, cur.ID
-		if _, _, err := a.opt.Store.PutContact(c, contactCondition(r)); err != nil {
+		cond, err := contactCondition(r)
+		if err != nil {
+			return nil, err
+		}
+		if _, _, err := a.opt.Store.PutContact(c, cond); err != nil {
 			return nil, contactError(err)
 		}
 		l, _ := a.opt.Store.List(cur.List)
@@ -99,20 +112,28 @@ func (a *API) mountContacts() {
 			return nil, err
 		}
 		w.Header().Set("ETag", `"`+got.ETag+`"`)
-		return a.resolver().contactView(&got, true), nil
+		v := a.resolver().contactView(&got, true)
+		if l != nil {
+			v.ListVersion = l.Version
+		}
+		return v, nil
 	}))
 	a.route("DELETE "+Prefix+"lists/{id}/contacts/{cid}", a.handle(func(r *http.Request) (any, error) {
 		cur, err := a.contact(r)
 		if err != nil {
 			return nil, err
 		}
-		before := len(a.opt.Store.Index().InList(cur.List))
-		if err := a.opt.Store.DeleteContact(cur.List, cur.ID, contactCondition(r)); err != nil {
+		before := len(a.opt.Store.Index().ListCards(cur.List))
+		cond, err := contactCondition(r)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.opt.Store.DeleteContact(cur.List, cur.ID, cond); err != nil {
 			return nil, contactError(err)
 		}
 		l, _ := a.opt.Store.List(cur.List)
 		a.audit(r, store.AuditEntry{Action: "delete contact", Target: listTarget(l), Before: before, After: before - 1, Note: cur.ID})
-		return map[string]string{"deleted": cur.ID}, nil
+		return Deleted{Deleted: cur.ID, ListVersion: l.Version}, nil
 	}))
 }
 
@@ -128,14 +149,17 @@ func (a *API) contact(r *http.Request) (store.Contact, error) {
 	return c, err
 }
 
-// contactCondition reads If-Match as a contact's ETag.
-func contactCondition(r *http.Request) store.Conditions {
+// contactCondition reads If-Match as a contact's ETag: one quoted tag.
+func contactCondition(r *http.Request) (store.Conditions, error) {
 	h := strings.TrimSpace(r.Header.Get("If-Match"))
 	if h == "" || h == "*" {
-		return store.Conditions{}
+		return store.Conditions{}, nil
 	}
-	want := strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
-	return store.Conditions{Allow: func(exists bool, etag string) bool { return exists && etag == want }}
+	want, ok := strings.CutPrefix(h, `"`)
+	if want, ok = strings.CutSuffix(want, `"`); !ok || want == "" || strings.ContainsAny(want, `", `) {
+		return store.Conditions{}, badField("If-Match", "want the contact's ETag, quoted as the ETag header gives it")
+	}
+	return store.Conditions{Allow: func(exists bool, etag string) bool { return exists && etag == want }}, nil
 }
 
 func contactError(err error) error {
@@ -327,6 +351,9 @@ type ContactView struct {
 	ETag    string    `json:"etag"`
 	Updated time.Time `json:"updated"`
 	VCard   string    `json:"vcard,omitempty"`
+	// ListVersion is the list's version after a write of the contact,
+	// for the If-Match of the next change of the list.
+	ListVersion uint64 `json:"list_version,omitempty"`
 }
 
 func (r *resolver) contactView(c *store.Contact, full bool) ContactView {

@@ -8,7 +8,7 @@ import (
 
 // mountDirectory serves what audiences are made of:
 //
-//	GET /api/v1/directory/groups        directory groups: key, name, members
+//	GET /api/v1/directory/groups        groups (directory groups and departments' groups): key, name, kind, members
 //	GET /api/v1/directory/departments   departments and how many people each has
 func (a *API) mountDirectory() {
 	a.route("GET "+Prefix+"directory/groups", a.handle(func(r *http.Request) (any, error) {
@@ -16,29 +16,41 @@ func (a *API) mountDirectory() {
 		if err := res.loadGroups(); err != nil {
 			return nil, err
 		}
-		type group struct {
-			Key     string `json:"key"`
-			Name    string `json:"name"`
-			Kind    string `json:"kind"`
-			Members int    `json:"members"`
-		}
-		out := []group{}
+		out := []GroupView{}
 		for _, g := range res.byKey {
-			out = append(out, group{Key: g.key, Name: g.name, Kind: string(g.kind), Members: g.members})
+			out = append(out, GroupView{Key: g.key, Name: g.name, Kind: string(g.kind), Members: g.members})
 		}
-		slices.SortFunc(out, func(a, b group) int { return strings.Compare(a.Key, b.Key) })
+		slices.SortFunc(out, func(a, b GroupView) int { return strings.Compare(a.Key, b.Key) })
 		return out, nil
 	}))
 	a.route("GET "+Prefix+"directory/departments", a.handle(func(r *http.Request) (any, error) {
 		ix := a.opt.Store.Index()
-		type dept struct {
-			Name   string `json:"name"`
-			People int    `json:"people"`
-		}
-		out := []dept{}
+		out := []DepartmentView{}
 		for _, d := range ix.Departments() {
-			out = append(out, dept{Name: d, People: len(ix.InDepartment(d))})
+			out = append(out, DepartmentView{Name: d, People: len(ix.InDepartment(d))})
 		}
 		return out, nil
 	}))
+}
+
+// GroupView is a group of the directory: a directory group (kind "group"),
+// which audiences name, or a department's (kind "department").
+type GroupView struct {
+	Key     string `json:"key"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Members int    `json:"members"` // published people, nesting resolved
+}
+
+// DepartmentView is a department and how many people it has.
+type DepartmentView struct {
+	Name   string `json:"name"`
+	People int    `json:"people"`
+}
+
+// Deleted answers a deletion with the id of what was deleted and, for a
+// contact, the list's version after it.
+type Deleted struct {
+	Deleted     string `json:"deleted"`
+	ListVersion uint64 `json:"list_version,omitempty"`
 }

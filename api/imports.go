@@ -37,6 +37,11 @@ func (a *API) mountImports() {
 		if err != nil {
 			return nil, err
 		}
+		if version != 0 && version != l.Version {
+			// A plan against another version than the one the caller
+			// read would not be the plan of what they apply.
+			return nil, listError(store.ErrPrecondition)
+		}
 		var existing []existingContact
 		if err := a.opt.Store.ListContacts(l.ID, func(c store.Contact) bool {
 			if c.Ref == "" {
@@ -54,13 +59,15 @@ func (a *API) mountImports() {
 		for _, p := range plan {
 			writes = append(writes, store.ContactWrite{Contact: p})
 		}
-		before := len(a.opt.Store.Index().InList(l.ID))
-		if _, err := a.opt.Store.WriteContacts(l.ID, version, writes); err != nil {
+		before := len(a.opt.Store.Index().ListCards(l.ID))
+		res, err := a.opt.Store.WriteContacts(l.ID, version, writes)
+		if err != nil {
 			a.imports.WithLabelValues("failed").Inc()
 			return nil, listError(err)
 		}
+		rep.ListVersion = res.List.Version
 		a.imports.WithLabelValues("applied").Inc()
-		a.audit(r, store.AuditEntry{Action: "import", Target: listTarget(l), Before: before, After: len(a.opt.Store.Index().InList(l.ID)),
+		a.audit(r, store.AuditEntry{Action: "import", Target: listTarget(l), Before: before, After: len(a.opt.Store.Index().ListCards(l.ID)),
 			Note: fmt.Sprintf("%s: %d created, %d updated, %d unchanged, %d skipped", rep.Format, rep.Created, rep.Updated, rep.Unchanged, rep.Skipped)})
 		return rep, nil
 	}))
@@ -271,6 +278,8 @@ type ImportReport struct {
 	Unchanged int          `json:"unchanged"`
 	Skipped   int          `json:"skipped"`
 	Items     []ImportItem `json:"items"`
+	// ListVersion is the list's version after an applied import.
+	ListVersion uint64 `json:"list_version,omitempty"`
 }
 
 type ImportItem struct {

@@ -97,12 +97,12 @@ func (a *API) mountLists() {
 		if err != nil {
 			return nil, err
 		}
-		contacts := len(a.opt.Store.Index().InList(l.ID))
+		contacts := len(a.opt.Store.Index().ListCards(l.ID))
 		if err := a.opt.Store.DeleteList(l.ID, version); err != nil {
 			return nil, listError(err)
 		}
 		a.audit(r, store.AuditEntry{Action: "delete list", Target: listTarget(l), Before: contacts, After: 0, Note: "contacts before and after"})
-		return map[string]string{"deleted": l.ID}, nil
+		return Deleted{Deleted: l.ID}, nil
 	}))
 	a.route("GET "+Prefix+"lists/{id}/members", a.handle(func(r *http.Request) (any, error) {
 		l, err := a.list(r)
@@ -366,7 +366,7 @@ type PersonRef struct {
 
 func (r *resolver) view(l *store.List, full bool) ListView {
 	v := ListView{ID: l.ID, Name: l.Name, Description: l.Description, State: string(l.State), Version: l.Version,
-		Created: l.Created, Updated: l.Updated, Contacts: len(r.ix.InList(l.ID))}
+		Created: l.Created, Updated: l.Updated, Contacts: len(r.ix.ListCards(l.ID))}
 	groups := map[string]bool{}
 	mv := func(m store.Members) NamesView {
 		out := NamesView{Users: []string{}, Groups: []string{}, Departments: m.Departments}

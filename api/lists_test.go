@@ -161,7 +161,7 @@ func TestListRequestsNameTheFieldAtFault(t *testing.T) {
 			}
 		})
 	}
-	if n := len(e.st.Index().InList(l.ID)); n != 0 {
+	if n := len(e.st.Index().ListCards(l.ID)); n != 0 {
 		t.Errorf("refused requests stored %d contacts", n)
 	}
 }
@@ -181,6 +181,9 @@ func TestConcurrentEditsAreRefusedWithPreconditionFailed(t *testing.T) {
 	if status, _, _ := e.doH(t, "alice", "POST", "/api/v1/lists/"+l.ID+"/import", outlookCSV, "If-Match", tag); status != 412 {
 		t.Errorf("an import against a stale version: %d", status)
 	}
+	if status, _, _ := e.doH(t, "alice", "POST", "/api/v1/lists/"+l.ID+"/import?dry_run=true", outlookCSV, "If-Match", tag); status != 412 {
+		t.Errorf("a dry run against a stale version: %d", status)
+	}
 	if status, _, _ := e.doH(t, "alice", "DELETE", "/api/v1/lists/"+l.ID, "", "If-Match", tag); status != 412 {
 		t.Errorf("a delete against a stale version: %d", status)
 	}
@@ -191,6 +194,15 @@ func TestConcurrentEditsAreRefusedWithPreconditionFailed(t *testing.T) {
 	var c ContactView
 	json.Unmarshal([]byte(b), &c)
 	etag := h.Get("ETag")
+	if c.ListVersion != l.Version+2 {
+		t.Errorf("the new contact's answer gives list version %d, want %d", c.ListVersion, l.Version+2)
+	}
+	if status, b, _ := e.doH(t, "alice", "POST", "/api/v1/lists/"+l.ID+"/contacts", `{"vcard":"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:`+c.UID+`\r\nFN:Same UID\r\nEND:VCARD\r\n"}`); status != 409 || !strings.Contains(b, `"field":"vcard"`) {
+		t.Errorf("a second contact with the same UID: %d %s", status, b)
+	}
+	if status, _, _ := e.doH(t, "alice", "PUT", "/api/v1/lists/"+l.ID+"/contacts/"+c.ID, `{"fn":"X","emails":["a@acme.example"]}`, "If-Match", "not-quoted"); status != 400 {
+		t.Errorf("a malformed contact If-Match: %d", status)
+	}
 	if status, b, _ := e.doH(t, "alice", "PUT", "/api/v1/lists/"+l.ID+"/contacts/"+c.ID, `{"fn":"Acme 2","emails":["a@acme.example"]}`, "If-Match", etag); status != 200 {
 		t.Fatalf("%d %s", status, b)
 	}
@@ -216,20 +228,20 @@ func TestImportsPlanApplyAndAreAudited(t *testing.T) {
 	var rep ImportReport
 	status, b := e.do(t, "alice", "POST", path+"?dry_run=true", outlookCSV)
 	json.Unmarshal([]byte(b), &rep)
-	if status != 200 || rep.Created != 2 || rep.Skipped != 1 || len(e.st.Index().InList(l.ID)) != 0 {
+	if status != 200 || rep.Created != 2 || rep.Skipped != 1 || len(e.st.Index().ListCards(l.ID)) != 0 {
 		t.Fatalf("dry run: %d %s", status, b)
 	}
 	if rep.Items[2].Line != 4 || !strings.Contains(rep.Items[2].Reason, "line 2") {
 		t.Errorf("the duplicate row: %+v", rep.Items[2])
 	}
 	status, b = e.do(t, "alice", "POST", path, outlookCSV)
-	if status != 200 || len(e.st.Index().InList(l.ID)) != 2 {
+	if status != 200 || len(e.st.Index().ListCards(l.ID)) != 2 {
 		t.Fatalf("apply: %d %s", status, b)
 	}
 	status, b = e.do(t, "alice", "POST", path, strings.Replace(outlookCSV, "+1 555 0102", "+1 555 0199", 1))
 	rep = ImportReport{}
 	json.Unmarshal([]byte(b), &rep)
-	if status != 200 || rep.Created != 0 || rep.Updated != 1 || rep.Unchanged != 1 || len(e.st.Index().InList(l.ID)) != 2 {
+	if status != 200 || rep.Created != 0 || rep.Updated != 1 || rep.Unchanged != 1 || len(e.st.Index().ListCards(l.ID)) != 2 {
 		t.Fatalf("re-import: %d %s", status, b)
 	}
 	var log []store.AuditEntry

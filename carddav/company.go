@@ -71,17 +71,32 @@ func appendETag(dst []byte, it *store.Item, mask directory.FieldSet) []byte {
 	return hex.AppendEncode(dst, m[:])
 }
 
+// list walks the directory's cards in href order, then each received
+// list's group card and contacts.
 func (b *companyBook) list(fn func(member) bool) {
 	buf := make([]byte, 0, 64)
-	items := b.v.ix.Items
-	for i := range items {
-		it := &items[i]
+	emit := func(it *store.Item) bool {
 		if !shows(&b.v.view, it) {
-			continue
+			return true
 		}
 		buf = appendETag(buf[:0], it, b.mask(it))
-		if !fn(member{seg: it.Name, suffix: ".vcf", etag: buf}) {
+		return fn(member{seg: it.Name, suffix: ".vcf", etag: buf})
+	}
+	items := b.v.ix.Items
+	for i := range items {
+		if !emit(&items[i]) {
 			return
+		}
+	}
+	for _, id := range b.v.view.Lists {
+		if g, ok := b.v.ix.ListGroupCard(id); ok && !emit(g) {
+			return
+		}
+		cards := b.v.ix.ListCards(id)
+		for i := range cards {
+			if !emit(&cards[i]) {
+				return
+			}
 		}
 	}
 }
@@ -161,8 +176,7 @@ func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, boo
 			return "", false, errInvalidToken
 		}
 		buf := make([]byte, 0, 64)
-		for _, i := range affected {
-			it := &ix.Items[i]
+		for _, it := range affected {
 			reported[it.Name] = true
 			if !shows(&b.v.view, it) {
 				fn(member{seg: it.Name, suffix: ".vcf", deleted: true})
@@ -266,47 +280,53 @@ func (b *companyBook) initial(limit int, fn func(member)) (string, bool, error) 
 	return formatToken(b.s.store.Epoch(), bookCompany, last, b.v.fp), truncated, nil
 }
 
-// viewChanges returns the positions of the people whose rendering differs
-// between the viewer's old and current view. Only people the changed facts
-// touch are examined: the departments left and joined, the groups left and
-// joined, and everyone when the manager role changed and a rule uses it.
-func (b *companyBook) viewChanges(old *directory.View) []int32 {
+// viewChanges returns the cards whose rendering or presence differs
+// between the viewer's old and current view. Only cards the changed facts
+// touch are examined: the departments left and joined, the groups left
+// and joined, everyone when the manager role changed and a rule uses it,
+// and the lists received before or now, not both.
+func (b *companyBook) viewChanges(old *directory.View) []*store.Item {
 	ix := b.v.ix
 	cur := &b.v.view
-	var cand []int32
+	var cand []*store.Item
+	addPos := func(pos []int32) {
+		for _, i := range pos {
+			cand = append(cand, &ix.Items[i])
+		}
+	}
 	if old.IsManager != cur.IsManager && b.s.rules.Uses(directory.Managers) {
-		cand = make([]int32, 0, len(ix.Items))
+		cand = make([]*store.Item, 0, len(ix.Items))
 		for i := range ix.Items {
-			cand = append(cand, int32(i))
+			cand = append(cand, &ix.Items[i])
 		}
 	} else {
 		if old.Department != cur.Department {
-			cand = append(cand, ix.InDepartment(old.Department)...)
-			cand = append(cand, ix.InDepartment(cur.Department)...)
+			addPos(ix.InDepartment(old.Department))
+			addPos(ix.InDepartment(cur.Department))
 		}
 		for _, g := range symmetricDifference(old.Groups, cur.Groups) {
-			cand = append(cand, ix.InGroup(g)...)
+			addPos(ix.InGroup(g))
 		}
 	}
-	// Lists received before or now, not both (an editor's lists are a
-	// book of their own): their contacts and group cards come or go.
 	for _, l := range symmetricDifference(old.Lists, cur.Lists) {
-		cand = append(cand, ix.InList(l)...)
-		if i, ok := ix.Position(l); ok {
-			cand = append(cand, i)
+		if g, ok := ix.ListGroupCard(l); ok {
+			cand = append(cand, g)
+		}
+		cards := ix.ListCards(l)
+		for i := range cards {
+			cand = append(cand, &cards[i])
 		}
 	}
-	seen := make(map[int32]bool, len(cand))
-	var out []int32
-	for _, i := range cand {
-		if seen[i] {
+	seen := make(map[*store.Item]bool, len(cand))
+	var out []*store.Item
+	for _, it := range cand {
+		if seen[it] {
 			continue
 		}
-		seen[i] = true
-		it := &ix.Items[i]
+		seen[it] = true
 		was, is := shows(old, it), shows(cur, it)
 		if was != is || is && maskFor(b.s.rules, old, it) != maskFor(b.s.rules, cur, it) {
-			out = append(out, i)
+			out = append(out, it)
 		}
 	}
 	return out

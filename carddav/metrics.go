@@ -51,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, st *store.Store) *metrics {
 		Name: "orgdav_directory_revision", Help: "Current revision of the directory cards.",
 	}, func() float64 { return float64(st.Stats().Rev) })
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.syncs, m.syncChanges, m.authFailures, book, groups, rev)
+		reg.MustRegister(m.requests, m.duration, m.syncs, m.syncChanges, m.authFailures, book, groups, rev, listsCollector{st})
 	}
 	return m
 }
@@ -86,4 +86,30 @@ func (m *metrics) observe(method string, info *reqInfo, code int, start time.Tim
 	}
 	m.requests.WithLabelValues(method, info.report, strconv.Itoa(code)).Inc()
 	m.duration.WithLabelValues(method, info.report).Observe(time.Since(start).Seconds())
+}
+
+var (
+	listsDesc = prometheus.NewDesc("orgdav_shared_lists", "Shared contact lists by state.", []string{"state"}, nil)
+	listDesc  = prometheus.NewDesc("orgdav_shared_list_contacts", "Contacts of each shared list, by list id.", []string{"list"}, nil)
+)
+
+// listsCollector reports the shared lists as the store holds them when
+// scraped.
+type listsCollector struct{ st *store.Store }
+
+func (c listsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- listsDesc
+	ch <- listDesc
+}
+
+func (c listsCollector) Collect(ch chan<- prometheus.Metric) {
+	ix := c.st.Index()
+	states := map[store.ListState]int{store.ListEnabled: 0, store.ListDraft: 0, store.ListDisabled: 0}
+	for id, l := range ix.Lists {
+		states[l.State]++
+		ch <- prometheus.MustNewConstMetric(listDesc, prometheus.GaugeValue, float64(len(ix.ListCards(id))), id)
+	}
+	for state, n := range states {
+		ch <- prometheus.MustNewConstMetric(listsDesc, prometheus.GaugeValue, float64(n), string(state))
+	}
 }

@@ -49,10 +49,10 @@ func (b *sharedBook) contact(seg string) (*store.Item, bool) {
 }
 
 func (b *sharedBook) list(fn func(member) bool) {
-	pos := b.v.ix.InList(b.l.ID)
-	items := make([]*store.Item, 0, len(pos))
-	for _, i := range pos {
-		if it := &b.v.ix.Items[i]; !it.Ref {
+	cards := b.v.ix.ListCards(b.l.ID)
+	items := make([]*store.Item, 0, len(cards))
+	for i := range cards {
+		if it := &cards[i]; !it.Ref {
 			items = append(items, it)
 		}
 	}

@@ -42,8 +42,8 @@ func (e *env) companyHrefs(user string) (map[string]string, string) {
 func listHrefs(e *env, user string, l *store.List) []string {
 	var out []string
 	ix := e.st.Index()
-	for _, i := range ix.InList(l.ID) {
-		out = append(out, bookPath(user, bookCompany)+ix.Items[i].Name+".vcf")
+	for _, it := range ix.ListCards(l.ID) {
+		out = append(out, bookPath(user, bookCompany)+it.Name+".vcf")
 	}
 	return append(out, bookPath(user, bookCompany)+l.ID+".vcf")
 }
@@ -318,5 +318,50 @@ func TestEditorsWriteTheListAndTheAudienceSeesIt(t *testing.T) {
 	exp := e.do("GET", bookPath("alice", bookCompany)+"?export", "alice", "")
 	if exp.code != 200 || strings.Count(exp.body, "BEGIN:VCARD") < 40 || !strings.Contains(exp.header.Get("Content-Disposition"), "attachment") {
 		t.Errorf("export: %d, %d cards, %q", exp.code, strings.Count(exp.body, "BEGIN:VCARD"), exp.header.Get("Content-Disposition"))
+	}
+}
+
+func TestSharedListMetricsCountListsAndContacts(t *testing.T) {
+	e := newEnv(t, 20)
+	l := e.sharedList("m", store.Audience{Everyone: true}, 3)
+	e.st.CreateList(&store.List{Name: "Draft one", State: store.ListDraft})
+	r := e.do("GET", "/metrics", "", "")
+	for _, want := range []string{
+		`orgdav_shared_list_contacts{list="` + l.ID + `"} 3`,
+		`orgdav_shared_lists{state="enabled"} 1`,
+		`orgdav_shared_lists{state="draft"} 1`,
+		`orgdav_shared_lists{state="disabled"} 0`,
+	} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// A viewer renamed in the directory keeps the lists their audience gives
+// them: audiences hold stable ids, so their next delta is empty of them.
+func TestARenamedViewerStaysInTheAudience(t *testing.T) {
+	e := newEnv(t, 40)
+	carol := mustUser(t, e, "carol")
+	l := e.sharedList("ren", store.Audience{Members: store.Members{Users: []string{carol.Key}}}, 2)
+	got, tok := e.companyHrefs("carol")
+	if _, ok := got[bookPath("carol", bookCompany)+l.ID+".vcf"]; !ok {
+		t.Fatal("carol does not receive the list")
+	}
+	e.person("carol").Username = "carol.weber"
+	e.apply()
+	changed, deleted, _ := e.sync("carol.weber", tok)
+	for _, d := range deleted {
+		if strings.Contains(d, l.ID) {
+			t.Errorf("the renamed viewer lost %s", d)
+		}
+	}
+	for h := range changed {
+		if strings.Contains(h, l.ID) {
+			t.Errorf("the renamed viewer got %s again", h)
+		}
+	}
+	if lists, _ := e.st.Index().ListsFor(mustUser(t, e, "carol.weber")); !slices.Contains(lists, l.ID) {
+		t.Error("the renamed viewer is out of the audience")
 	}
 }

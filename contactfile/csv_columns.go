@@ -1,6 +1,7 @@
 package contactfile
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 )
@@ -107,64 +108,80 @@ type spec struct {
 	ignored string
 }
 
-// simpleColumns are the columns that feed one property or name part, by
-// their name in lower case; names from Outlook, Google (current and
-// legacy), Thunderbird and hand-made sheets.
-var simpleColumns = map[string]spec{
-	"name": {target: tFN}, "full name": {target: tFN}, "display name": {target: tFN},
-	"first name": {target: tName, part: 1}, "given name": {target: tName, part: 1},
-	"middle name": {target: tName, part: 2}, "additional name": {target: tName, part: 2},
-	"last name": {target: tName, part: 0}, "family name": {target: tName, part: 0}, "surname": {target: tName, part: 0},
-	"name prefix": {target: tName, part: 3}, "prefix": {target: tName, part: 3},
-	"suffix": {target: tName, part: 4}, "name suffix": {target: tName, part: 4},
-	"phonetic first name": {target: tPhonetic, part: 0}, "given name yomi": {target: tPhonetic, part: 0}, "given yomi": {target: tPhonetic, part: 0},
-	"phonetic middle name": {target: tPhonetic, part: 1}, "additional name yomi": {target: tPhonetic, part: 1},
-	"phonetic last name": {target: tPhonetic, part: 2}, "family name yomi": {target: tPhonetic, part: 2}, "surname yomi": {target: tPhonetic, part: 2},
-	"nickname":   {target: tNickname},
-	"profession": {target: tRole}, "occupation": {target: tRole},
-	"birthday": {target: tBirthday}, "birth date": {target: tBirthday}, "date of birth": {target: tBirthday},
-	"anniversary": {target: tAnniversary},
-	"notes":       {target: tNote}, "note": {target: tNote},
-	"photo":      {target: tPhoto},
-	"categories": {target: tCategories},
-	"labels":     {target: tLabels}, "group membership": {target: tLabels},
-	"gender":             {target: tGender, ignored: "unspecified"},
-	"internet free busy": {target: tFreeBusy},
-	"e-mail display name": {target: tIgnore}, "e-mail 2 display name": {target: tIgnore}, "e-mail 3 display name": {target: tIgnore},
-	"priority": {ignored: "normal"}, "private": {ignored: "false"}, "sensitivity": {ignored: "normal"},
+// simpleColumns are the columns that feed one property, name part or
+// group part on their own, by their name in lower case: names from
+// Outlook, Google (current and legacy), Thunderbird and hand-made sheets.
+var simpleColumns = map[string]spec{}
 
-	"company": {target: tGroup, kind: gOrg, key: "org 1", part: pOrgName}, "organization": {target: tGroup, kind: gOrg, key: "org 1", part: pOrgName},
-	"organisation": {target: tGroup, kind: gOrg, key: "org 1", part: pOrgName}, "organization name": {target: tGroup, kind: gOrg, key: "org 1", part: pOrgName},
-	"department": {target: tGroup, kind: gOrg, key: "org 1", part: pOrgDept}, "organization department": {target: tGroup, kind: gOrg, key: "org 1", part: pOrgDept},
-	"job title": {target: tGroup, kind: gOrg, key: "org 1", part: pOrgTitle}, "organization title": {target: tGroup, kind: gOrg, key: "org 1", part: pOrgTitle},
-
-	"e-mail address": email(1, pValue), "email": email(1, pValue), "e-mail": email(1, pValue), "email address": email(1, pValue), "primary email": email(1, pValue),
-	"e-mail type": email(1, pEmailType),
-	"e-mail 2 address": email(2, pValue), "secondary email": email(2, pValue), "e-mail 2 type": email(2, pEmailType),
-	"e-mail 3 address": email(3, pValue), "e-mail 3 type": email(3, pEmailType),
-	"work email": fixed(gEmail, "work"), "home email": fixed(gEmail, "home"), "other email": fixed(gEmail),
-
-	"web page": fixed(gWebsite), "website": fixed(gWebsite), "url": fixed(gWebsite), "personal web page": fixed(gWebsite, "home"),
-	"spouse": fixed(gRelation, "spouse"), "children": fixed(gRelation, "child"), "assistant's name": fixed(gRelation, "agent"),
-	"phone": fixed(gPhone), "phone number": fixed(gPhone), "telephone": fixed(gPhone),
-	"mobile": fixed(gPhone, "cell"), "mobile number": fixed(gPhone, "cell"), "cell phone": fixed(gPhone, "cell"),
-	"work phone": fixed(gPhone, "work"), "fax": fixed(gPhone, "fax"), "fax number": fixed(gPhone, "fax"), "pager number": fixed(gPhone, "pager"),
+func init() {
+	org := func(part int) spec { return spec{target: tGroup, kind: gOrg, key: "org 1", part: part} }
+	for _, c := range []struct {
+		names []string
+		spec  spec
+	}{
+		{[]string{"name", "full name", "display name"}, spec{target: tFN}},
+		{[]string{"first name", "given name"}, spec{target: tName, part: 1}},
+		{[]string{"middle name", "additional name"}, spec{target: tName, part: 2}},
+		{[]string{"last name", "family name", "surname"}, spec{target: tName, part: 0}},
+		{[]string{"name prefix", "prefix"}, spec{target: tName, part: 3}},
+		{[]string{"suffix", "name suffix"}, spec{target: tName, part: 4}},
+		{[]string{"phonetic first name", "given name yomi", "given yomi"}, spec{target: tPhonetic, part: 0}},
+		{[]string{"phonetic middle name", "additional name yomi"}, spec{target: tPhonetic, part: 1}},
+		{[]string{"phonetic last name", "family name yomi", "surname yomi"}, spec{target: tPhonetic, part: 2}},
+		{[]string{"nickname"}, spec{target: tNickname}},
+		{[]string{"profession", "occupation"}, spec{target: tRole}},
+		{[]string{"birthday", "birth date", "date of birth"}, spec{target: tBirthday}},
+		{[]string{"anniversary"}, spec{target: tAnniversary}},
+		{[]string{"notes", "note"}, spec{target: tNote}},
+		{[]string{"photo"}, spec{target: tPhoto}},
+		{[]string{"categories"}, spec{target: tCategories}},
+		{[]string{"labels", "group membership"}, spec{target: tLabels}},
+		{[]string{"gender"}, spec{target: tGender, ignored: "unspecified"}},
+		{[]string{"internet free busy"}, spec{target: tFreeBusy}},
+		{[]string{"e-mail display name", "e-mail 2 display name", "e-mail 3 display name"}, spec{target: tIgnore}},
+		{[]string{"priority", "sensitivity"}, spec{ignored: "normal"}},
+		{[]string{"private"}, spec{ignored: "false"}},
+		{[]string{"company", "company name", "organization", "organisation", "organization name"}, org(pOrgName)},
+		{[]string{"department", "organization department"}, org(pOrgDept)},
+		{[]string{"job title", "organization title"}, org(pOrgTitle)},
+		{[]string{"e-mail address", "email", "e-mail", "email address", "primary email"}, email(1, pValue)},
+		{[]string{"e-mail type"}, email(1, pEmailType)},
+		{[]string{"e-mail 2 address", "secondary email"}, email(2, pValue)},
+		{[]string{"e-mail 2 type"}, email(2, pEmailType)},
+		{[]string{"e-mail 3 address"}, email(3, pValue)},
+		{[]string{"e-mail 3 type"}, email(3, pEmailType)},
+		{[]string{"work email"}, fixed(gEmail, "work")},
+		{[]string{"home email"}, fixed(gEmail, "home")},
+		{[]string{"other email"}, fixed(gEmail)},
+		{[]string{"web page", "website", "url"}, fixed(gWebsite)},
+		{[]string{"personal web page"}, fixed(gWebsite, "home")},
+		{[]string{"spouse"}, fixed(gRelation, "spouse")},
+		{[]string{"children"}, fixed(gRelation, "child")},
+		{[]string{"assistant's name"}, fixed(gRelation, "agent")},
+		{[]string{"phone", "phone number", "telephone"}, fixed(gPhone)},
+		{[]string{"mobile", "mobile number", "cell phone"}, fixed(gPhone, "cell")},
+		{[]string{"work phone"}, fixed(gPhone, "work")},
+		{[]string{"fax", "fax number"}, fixed(gPhone, "fax")},
+		{[]string{"pager number"}, fixed(gPhone, "pager")},
+	} {
+		for _, n := range c.names {
+			simpleColumns[n] = c.spec
+		}
+	}
+	for _, p := range outlookPhones {
+		simpleColumns[strings.ToLower(p.column)] = fixed(gPhone, p.types...)
+	}
 }
 
+// email is one of Outlook's three e-mail addresses, part of its columns.
 func email(n, part int) spec {
-	return spec{target: tGroup, kind: gEmail, key: "outlook e-mail " + string(rune('0'+n)), fixed: true, part: part}
+	return spec{target: tGroup, kind: gEmail, key: fmt.Sprint("outlook e-mail ", n), fixed: true, part: part}
 }
 
 // fixed is a column that makes one property of the given types on its
 // own; the group key is filled in from the column's name.
 func fixed(kind groupKind, types ...string) spec {
 	return spec{target: tGroup, kind: kind, fixed: true, types: types, part: pValue}
-}
-
-func init() {
-	for _, p := range outlookPhones {
-		simpleColumns[strings.ToLower(p.column)] = fixed(gPhone, p.types...)
-	}
 }
 
 // Address columns are a place and a part: "Business Street 2",
@@ -201,7 +218,21 @@ func partFits(k groupKind, p int) bool {
 // normaliseColumn reads a header cell as a lower-case name with single
 // spaces.
 func normaliseColumn(s string) string {
-	return strings.ToLower(strings.Join(strings.FieldsFunc(strings.TrimPrefix(s, "\uFEFF"), unicode.IsSpace), " "))
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range strings.TrimPrefix(s, "\uFEFF") {
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }
 
 // classify reads one header name. Outlook's "Title" is the name prefix
@@ -259,7 +290,7 @@ func compileHeader(names []string, dayFirst bool) *layout {
 	for i, n := range norm {
 		s := classify(n, hasJobTitle)
 		col := column{target: s.target, part: s.part, group: -1, ignored: s.ignored,
-			name: strings.TrimSpace(strings.TrimPrefix(names[i], "\uFEFF"))}
+			name: cleanText(strings.TrimSpace(strings.TrimPrefix(names[i], "\uFEFF")))}
 		if s.target == tGroup {
 			g, ok := groups[s.key]
 			if !ok || lay.groups[g].cols[s.part] != 0 {

@@ -149,6 +149,10 @@ func isBlank(fields []string) bool {
 func readCSV(t text) ([]Entry, error) {
 	s := normaliseLineEnds(csvText(t))
 	sc := &csvScanner{s: s, line: 1, sep: detectSeparator(s)}
+	// Excel's "sep=;" line names the separator.
+	if len(s) >= 5 && strings.EqualFold(s[:4], "sep=") && (len(s) == 5 || s[5] == '\n') {
+		sc.sep, sc.pos, sc.line = s[4], min(6, len(s)), 2
+	}
 	var fields []string
 	var lay *layout
 	var entries []Entry

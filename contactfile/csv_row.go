@@ -35,7 +35,7 @@ type rowBuilder struct {
 func (lay *layout) entry(rec []string, line int) Entry {
 	b := &rowBuilder{lay: lay, card: vcard.Card{}}
 	for i, raw := range rec[:min(len(rec), len(lay.cols))] {
-		v := strings.TrimSpace(raw)
+		v := strings.TrimSpace(cleanText(raw))
 		if v == "" {
 			continue
 		}
@@ -43,7 +43,7 @@ func (lay *layout) entry(rec []string, line int) Entry {
 		if col.ignored != "" && strings.EqualFold(v, col.ignored) {
 			continue
 		}
-		b.cell(col, cleanText(v))
+		b.cell(col, v)
 	}
 	slices.Sort(lay.touched)
 	for _, g := range lay.touched {

@@ -267,6 +267,7 @@ func TestCSVRecordsAsRealFilesWriteThem(t *testing.T) {
 		{"empty rows are skipped", "Name,Notes\n,\n  ,  \nA,x\n", [][]string{{"A", "x"}}},
 		{"a space before a quoted field", "Name;Notes\nA; \"x;y\"\n", [][]string{{"A", "x;y"}}},
 		{"trailing empty fields beyond the header", "Name,Notes\nA,x,,\n", [][]string{{"A", "x"}}},
+		{"Excel's sep= line", "sep=;\nName;Notes\nA;x,y\n", [][]string{{"A", "x,y"}}},
 		{"a quote inside an unquoted field is text", "Name,Notes\nA,5'11\" tall\n", [][]string{{"A", `5'11" tall`}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

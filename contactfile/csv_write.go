@@ -76,10 +76,10 @@ func WriteCSV(w io.Writer, cards []vcard.Card, flavor CSVFlavor) error {
 	switch flavor {
 	case Outlook:
 		header = outlookColumns
-		index := columnIndex(header)
+		cols := newColumns(header)
 		for _, c := range cards {
 			if c != nil {
-				rows = append(rows, outlookRow(c, newCSVRow(index, len(header))))
+				rows = append(rows, outlookRow(c, cols.row()))
 			}
 		}
 	case Google:
@@ -132,31 +132,37 @@ func writeCSVField(bw *bufio.Writer, f string, outlook bool) {
 // the first value for a column wins.
 type csvRow struct {
 	cells []string
-	index map[string]int // column name in lower case → cell
+	cols  *columns
 }
 
-// columnIndex maps a header's column names, in lower case, to their
-// position; built once per file.
-func columnIndex(header []string) map[string]int {
-	index := make(map[string]int, len(header))
+// columns finds a header's cells by name, as the code writes it or, for
+// the names kept from an imported file, in any case.
+type columns struct {
+	index, lower map[string]int
+	width        int
+}
+
+func newColumns(header []string) *columns {
+	c := &columns{index: map[string]int{}, lower: map[string]int{}, width: len(header)}
 	for i, h := range header {
-		index[strings.ToLower(h)] = i
+		c.index[h] = i
+		c.lower[strings.ToLower(h)] = i
 	}
-	return index
+	return c
 }
 
-func newCSVRow(index map[string]int, width int) *csvRow {
-	return &csvRow{cells: make([]string, width), index: index}
+func (c *columns) row() *csvRow {
+	return &csvRow{cells: make([]string, c.width), cols: c}
 }
 
 func (r *csvRow) free(col string) bool {
-	i, ok := r.index[strings.ToLower(col)]
+	i, ok := r.cols.index[col]
 	return ok && r.cells[i] == ""
 }
 
 func (r *csvRow) set(col, v string) {
-	if v != "" && r.free(col) {
-		r.cells[r.index[strings.ToLower(col)]] = v
+	if i, ok := r.cols.index[col]; ok && v != "" && r.cells[i] == "" {
+		r.cells[i] = v
 	}
 }
 
@@ -165,7 +171,9 @@ func (r *csvRow) set(col, v string) {
 // address in E-mail and an SMTP one in E-mail 2 comes back the same.
 func (r *csvRow) kept(c vcard.Card) {
 	for _, f := range c[fieldCSV] {
-		r.set(f.Params.Get(paramCSVName), f.Value)
+		if i, ok := r.cols.lower[strings.ToLower(f.Params.Get(paramCSVName))]; ok && r.cells[i] == "" {
+			r.cells[i] = f.Value
+		}
 	}
 }
 
@@ -349,11 +357,11 @@ func googleRows(cards []vcard.Card) ([]string, [][]string) {
 		}
 	}
 	header = append(header, extra...)
-	index := columnIndex(header)
+	cols := newColumns(header)
 	var rows [][]string
 	for _, c := range cards {
 		if c != nil {
-			rows = append(rows, googleRow(c, newCSVRow(index, len(header))))
+			rows = append(rows, googleRow(c, cols.row()))
 		}
 	}
 	return header, rows

@@ -37,6 +37,7 @@ func TestBrokenFilesAreRefusedWholeWithTheLineAtFault(t *testing.T) {
 		{"an unclosed quoted parameter", []byte(card("ADR;LABEL=\"Main St:;;x\r\n")), 4, "line 4: a quoted parameter value is not closed"},
 		{"a bad property name", []byte(card("X ME:1\r\n")), 4, `line 4: property name "X ME": want letters, digits and -`},
 		{"damaged base64", []byte(card("PHOTO;ENCODING=b;TYPE=JPEG:%%%\r\n")), 4, "line 4: PHOTO: the base64 data is damaged"},
+		{"a grouped END", []byte(card("item1.END:VCARD\r\n")), 4, "line 4: item1.END inside a card"},
 		{"END of something else", []byte("BEGIN:VCARD\r\nFN:A\r\nEND:VCALENDAR\r\n"), 3, "line 3: END:VCALENDAR does not end a vCard"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

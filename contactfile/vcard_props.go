@@ -109,6 +109,11 @@ func isToken(s string) bool {
 // property decodes one content line into a field with vCard 4.0
 // semantics, and the name to file it under; a nil field is dropped.
 func (r *vcardReader) property(cl contentLine, v21 bool) (*vcard.Field, string, error) {
+	if cl.name == "BEGIN" || cl.name == "END" {
+		// Grouped (item1.END): a reader that ignores groups would end
+		// the card there.
+		return nil, "", errorf(cl.line, "%s.%s inside a card: BEGIN and END cannot be properties", cl.group, cl.name)
+	}
 	params := vcard.Params{}
 	var types []string
 	seen := map[string]bool{}

@@ -64,7 +64,9 @@ func encodeField(name string, f *vcard.Field, v4 bool) (string, error) {
 	for k, v := range f.Params {
 		params[strings.ToUpper(k)] = slices.Clone(v)
 	}
-	value := f.Value
+	// Cleaned as the reader cleans: what a card holds never breaks the
+	// lines, nor the XML a CardDAV server serves the card in.
+	value := cleanText(f.Value)
 	kind := valueKindOf(name, params)
 	if !v4 {
 		name, value, kind = to30(name, value, kind, params)
@@ -100,7 +102,7 @@ func encodeField(name string, f *vcard.Field, v4 bool) (string, error) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(paramValue(v))
+			b.WriteString(paramValue(cleanText(v)))
 		}
 	}
 	b.WriteByte(':')
@@ -207,7 +209,7 @@ func appendFolded(out []byte, line string) []byte {
 	limit := 75
 	for len(line) > limit {
 		cut := limit
-		for cut > 0 && !utf8.RuneStart(line[cut]) {
+		for cut > limit-utf8.UTFMax && !utf8.RuneStart(line[cut]) {
 			cut--
 		}
 		out = append(out, line[:cut]...)

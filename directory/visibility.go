@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -274,18 +275,29 @@ func Present(e *Entry) FieldSet {
 // Fingerprint identifies a view. Two viewers with the same view see the same
 // cards, byte for byte.
 func (v View) Fingerprint() string {
-	h := sha256.New()
-	fmt.Fprintf(h, "d=%q;m=%t;", v.Department, v.IsManager)
-	g := append([]string(nil), v.Groups...)
-	sort.Strings(g)
-	for _, k := range g {
-		fmt.Fprintf(h, "g=%q;", k)
+	// Polled on every request: built without fmt, byte for byte what
+	// fmt's %q and %t wrote before, so stored views keep their names.
+	b := make([]byte, 0, 64+32*(len(v.Groups)+len(v.Lists)+len(v.Edits)))
+	b = append(b, "d="...)
+	b = strconv.AppendQuote(b, v.Department)
+	b = append(b, ";m="...)
+	b = strconv.AppendBool(b, v.IsManager)
+	b = append(b, ';')
+	g := v.Groups
+	if !sort.StringsAreSorted(g) {
+		g = append([]string(nil), g...)
+		sort.Strings(g)
 	}
-	for _, k := range v.Lists {
-		fmt.Fprintf(h, "l=%q;", k)
+	for _, set := range []struct {
+		key  string
+		list []string
+	}{{"g=", g}, {"l=", v.Lists}, {"e=", v.Edits}} {
+		for _, k := range set.list {
+			b = append(b, set.key...)
+			b = strconv.AppendQuote(b, k)
+			b = append(b, ';')
+		}
 	}
-	for _, k := range v.Edits {
-		fmt.Fprintf(h, "e=%q;", k)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:8])
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }

@@ -59,7 +59,7 @@ func TestEditorsWriteASharedListThroughVdirsyncer(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(book, "acme-hotline.vcf"), []byte(card), 0o600))
 	must(t, os.WriteFile(filepath.Join(book, "globex.vcf"), []byte("BEGIN:VCARD\r\nVERSION:4.0\r\nUID:globex\r\nFN:Globex Front Desk\r\nEND:VCARD\r\n"), 0o600))
 	editor.run("sync")
-	if n := len(ls.st.Index().InList(l.ID)); n != 2 {
+	if n := len(ls.st.Index().ListCards(l.ID)); n != 2 {
 		t.Fatalf("the editor's upload: %d contacts in the list", n)
 	}
 	reader.run("sync")
@@ -85,7 +85,7 @@ func TestEditorsWriteASharedListThroughVdirsyncer(t *testing.T) {
 	if out, ok := reader.tryRun("sync"); ok {
 		t.Errorf("a non-editor's upload was not refused:\n%s", out)
 	}
-	if _, ok := ls.st.Index().Lookup("intruder"); ok || len(ls.st.Index().InList(l.ID)) != 2 {
+	if _, ok := ls.st.Index().Lookup("intruder"); ok || len(ls.st.Index().ListCards(l.ID)) != 2 {
 		t.Error("a non-editor's upload changed the server")
 	}
 

@@ -23,8 +23,8 @@ const MaxAudit = 10000
 type AuditEntry struct {
 	ID     uint64    `json:"id"`
 	Time   time.Time `json:"time"`
-	Who    string    `json:"who"`    // the admin's login name, or "socket" for the local CLI
-	Action string    `json:"action"` // e.g. "sync", "confirm"
+	Who    string    `json:"who"`    // the admin's login name, or "local" for the CLI on the server's machine
+	Action string    `json:"action"` // e.g. "sync", "confirm", "create list", "import"
 	Target string    `json:"target"` // what it was done to, e.g. a source
 	// Before and After count what the change touched (people, contacts).
 	Before int    `json:"before"`

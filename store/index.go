@@ -41,11 +41,12 @@ type Item struct {
 	Ref bool
 }
 
-// Index is an immutable snapshot of the directory cards.
+// Index is an immutable snapshot of the cards: the directory's, and the
+// shared lists' kept apart per list, so a list's change costs its size.
 type Index struct {
 	Rev     uint64 // the directory book's revision: its ctag
 	Horizon uint64 // oldest revision a sync token may carry
-	Items   []Item // sorted by Name
+	Items   []Item // the directory's cards, sorted by Name
 	People  int
 	Groups  int
 	// Contacts counts the shared contacts; Lists holds every shared list
@@ -53,36 +54,29 @@ type Index struct {
 	Contacts int
 	Lists    map[string]*List
 	audience *audienceIndex
+	cards    map[string]*listCards // each list's cards, by list id
 
 	byName  map[string]int32
 	byUser  map[string]int32
 	byDept  map[string][]int32
 	byGroup map[string][]int32
-	byList  map[string][]int32 // a list's contacts
-	byEmail map[string]int32   // directory people by address; the first by name
-	// contactsByEmail finds the contacts a directory person's address
-	// change may make duplicates or distinct again.
-	contactsByEmail map[string][]int32
-	byRef           map[string][]int32 // contacts referring to a person
+	byEmail map[string]int32 // directory people by address; the first by name
 
 	// hidden are people who may log in but appear in no book.
 	hidden       []Item
 	hiddenByUser map[string]int32
 }
 
-// Lookup finds a card by name.
+// Lookup finds a card by name: a directory card, or a shared list's.
 func (ix *Index) Lookup(name string) (*Item, bool) {
+	if id, ok := ListOf(name); ok {
+		return ix.cards[id].lookup(name)
+	}
 	i, ok := ix.byName[name]
 	if !ok {
 		return nil, false
 	}
 	return &ix.Items[i], true
-}
-
-// Position finds a card's position in Items.
-func (ix *Index) Position(name string) (int32, bool) {
-	i, ok := ix.byName[name]
-	return i, ok
 }
 
 // User finds the account of a login name (case-insensitive): a published
@@ -261,16 +255,17 @@ func (s *Store) rebuildIndex() error {
 	ix.Lists, ix.audience = lists, buildAudience(lists)
 	// A crash between a directory change and the shared lists' catching
 	// up with it is repaired here: every contact and group card is checked.
-	var contacts []int32
-	for _, pos := range ix.byList {
-		contacts = append(contacts, pos...)
-	}
+	var contacts []*Item
 	ids := make([]string, 0, len(lists))
 	for id := range lists {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	slices.Sort(contacts)
+	for _, id := range ids {
+		for i := range ix.cards[id].list() {
+			contacts = append(contacts, &ix.cards[id].contacts[i])
+		}
+	}
 	next, err := s.reconcile(ix, contacts, ids)
 	if err != nil {
 		return err
@@ -455,6 +450,40 @@ func decodeSummary(name string, b []byte, intern map[string]string) (Item, error
 // department or groups, the lookup maps are shared with the previous
 // index (both are immutable), which is the usual incremental run.
 func patchIndex(old *Index, upserts []Item, removed map[string]bool, rev, horizon uint64) *Index {
+	var dirUps, listUps []Item
+	for _, u := range upserts {
+		if u.List != "" {
+			listUps = append(listUps, u)
+		} else {
+			dirUps = append(dirUps, u)
+		}
+	}
+	var dirGone, listGone map[string]bool
+	for name := range removed {
+		m := &dirGone
+		if _, ok := ListOf(name); ok {
+			m = &listGone
+		}
+		if *m == nil {
+			*m = map[string]bool{}
+		}
+		(*m)[name] = true
+	}
+	ix := patchDirectory(old, dirUps, dirGone, rev, horizon)
+	if len(listUps) > 0 || len(listGone) > 0 {
+		ix.cards, ix.Contacts = patchCards(old.cards, old.Contacts, listUps, listGone)
+	}
+	return ix
+}
+
+// patchDirectory is patchIndex for the directory's cards.
+func patchDirectory(old *Index, upserts []Item, removed map[string]bool, rev, horizon uint64) *Index {
+	if len(upserts) == 0 && len(removed) == 0 {
+		// A change of lists' settings only: the cards stay shared.
+		ix := *old
+		ix.Rev, ix.Horizon = rev, horizon
+		return &ix
+	}
 	if len(removed) == 0 && sameShape(old, upserts) {
 		ix := *old
 		ix.Rev, ix.Horizon = rev, horizon
@@ -491,7 +520,7 @@ func patchIndex(old *Index, upserts []Item, removed map[string]bool, rev, horizo
 // withHiddenOf gives ix the hidden accounts and the lists of old.
 func withHiddenOf(old, ix *Index) *Index {
 	ix.hidden, ix.hiddenByUser = old.hidden, old.hiddenByUser
-	ix.Lists, ix.audience = old.Lists, old.audience
+	ix.Lists, ix.audience, ix.cards, ix.Contacts = old.Lists, old.audience, old.cards, old.Contacts
 	return ix
 }
 
@@ -507,29 +536,33 @@ func sameShape(old *Index, upserts []Item) bool {
 	return true
 }
 
+// finishIndex builds an index of items, sorted by name: the directory's
+// cards in Items, the lists' cards apart.
 func finishIndex(items []Item, rev, horizon uint64) *Index {
-	ix := &Index{Rev: rev, Horizon: horizon, Items: items,
-		byName: make(map[string]int32, len(items)), byUser: map[string]int32{}, byDept: map[string][]int32{}, byGroup: map[string][]int32{},
-		byList: map[string][]int32{}, byEmail: map[string]int32{}, contactsByEmail: map[string][]int32{}, byRef: map[string][]int32{},
-		Lists: map[string]*List{}, audience: &audienceIndex{}}
+	var listItems []Item
+	dir := items
+	for i := range items {
+		if items[i].List != "" {
+			dir = make([]Item, 0, len(items))
+			for _, it := range items {
+				if it.List != "" {
+					listItems = append(listItems, it)
+				} else {
+					dir = append(dir, it)
+				}
+			}
+			break
+		}
+	}
+	ix := &Index{Rev: rev, Horizon: horizon, Items: dir,
+		byName: make(map[string]int32, len(dir)), byUser: map[string]int32{}, byDept: map[string][]int32{}, byGroup: map[string][]int32{},
+		byEmail: map[string]int32{}, Lists: map[string]*List{}, audience: &audienceIndex{}}
+	ix.cards, ix.Contacts = patchCards(nil, 0, listItems, nil)
 	for i := range ix.Items {
 		it := &ix.Items[i]
 		ix.byName[it.Name] = int32(i)
-		switch it.Kind {
-		case KindGroup, KindListGroup:
-			if it.Kind == KindGroup {
-				ix.Groups++
-			}
-			continue
-		case KindContact:
-			ix.Contacts++
-			ix.byList[it.List] = append(ix.byList[it.List], int32(i))
-			for _, e := range it.Emails {
-				ix.contactsByEmail[e] = append(ix.contactsByEmail[e], int32(i))
-			}
-			if it.Ref {
-				ix.byRef[it.Dup] = append(ix.byRef[it.Dup], int32(i))
-			}
+		if it.Kind == KindGroup {
+			ix.Groups++
 			continue
 		}
 		ix.People++

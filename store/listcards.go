@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -358,8 +359,9 @@ func (w *cardWriter) members(dir *Index, l *List) []string {
 			out = append(out, it.Dup)
 		}
 	}
-	for _, i := range w.old.byList[l.ID] {
-		it := &w.old.Items[i]
+	cards := w.old.ListCards(l.ID)
+	for i := range cards {
+		it := &cards[i]
 		if _, up := w.upserts[it.Name]; !up && !w.removed[it.Name] {
 			add(it)
 		}
@@ -401,7 +403,7 @@ func (w *cardWriter) index(old *Index, rev, horizon uint64) *Index {
 // (an index not yet published): contacts whose duplicate state changed get
 // a new revision, and the group cards of lists they, references or live
 // memberships touch are rewritten. It returns the index to publish.
-func (s *Store) reconcile(dir *Index, contacts []int32, lists []string) (*Index, error) {
+func (s *Store) reconcile(dir *Index, contacts []*Item, lists []string) (*Index, error) {
 	if len(contacts) == 0 && len(lists) == 0 {
 		return dir, nil
 	}
@@ -418,8 +420,8 @@ func (s *Store) reconcile(dir *Index, contacts []int32, lists []string) (*Index,
 		w.tx = tx
 		meta := tx.Bucket(bMeta)
 		w.rev = getU64(meta, kRev)
-		for _, i := range contacts {
-			it := dir.Items[i]
+		for _, c := range contacts {
+			it := *c
 			if d := dupOf(dir, &it); d != it.Dup {
 				it.Dup = d
 				if err := w.touch(it); err != nil {
@@ -446,7 +448,7 @@ func (s *Store) reconcile(dir *Index, contacts []int32, lists []string) (*Index,
 // affectedByDirectory returns the contacts and lists a directory change
 // may affect: contacts sharing an address with a changed or removed
 // person, lists referring to one, and every live list.
-func affectedByDirectory(old, cur *Index, upserts []Item, removed map[string]bool) ([]int32, []string) {
+func affectedByDirectory(old, cur *Index, upserts []Item, removed map[string]bool) ([]*Item, []string) {
 	if len(cur.Lists) == 0 {
 		return nil, nil
 	}
@@ -477,31 +479,29 @@ func affectedByDirectory(old, cur *Index, upserts []Item, removed map[string]boo
 	if len(people) == 0 {
 		return nil, nil
 	}
-	var contacts []int32
-	listSet := map[string]bool{}
-	for e := range emails {
-		for _, i := range cur.contactsByEmail[e] {
-			contacts = append(contacts, i)
-			listSet[cur.Items[i].List] = true
+	var contacts []*Item
+	var lists []string
+	for _, id := range slices.Sorted(maps.Keys(cur.Lists)) {
+		lc := cur.cards[id]
+		hit := cur.Lists[id].Live != nil
+		if lc != nil {
+			for e := range emails {
+				for _, i := range lc.byEmail[e] {
+					contacts = append(contacts, &lc.contacts[i])
+					hit = true
+				}
+			}
+			for p := range people {
+				if len(lc.refs[p]) > 0 {
+					hit = true
+				}
+			}
+		}
+		if hit {
+			lists = append(lists, id)
 		}
 	}
-	for p := range people {
-		for _, i := range cur.byRef[p] {
-			listSet[cur.Items[i].List] = true
-		}
-	}
-	for id, l := range cur.Lists {
-		if l.Live != nil {
-			listSet[id] = true
-		}
-	}
-	slices.Sort(contacts)
-	lists := make([]string, 0, len(listSet))
-	for id := range listSet {
-		lists = append(lists, id)
-	}
-	sort.Strings(lists)
-	return slices.Compact(contacts), lists
+	return contacts, lists
 }
 
 // ListContacts calls fn for each contact of a list, in card name order.
@@ -509,9 +509,9 @@ func (s *Store) ListContacts(id string, fn func(Contact) bool) error {
 	ix := s.Index()
 	return s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bItems)
-		for _, i := range ix.byList[id] {
-			it := &ix.Items[i]
-			c, err := readContact(b, it)
+		cards := ix.ListCards(id)
+		for i := range cards {
+			c, err := readContact(b, &cards[i])
 			if err != nil {
 				return err
 			}
@@ -594,7 +594,12 @@ func (s *Store) ListGroupCard(name string) (ListGroup, error) {
 type ContactWrite struct {
 	Contact Contact
 	Delete  bool
+	// New refuses to replace a contact of the same id (ErrExists).
+	New bool
 }
+
+// ErrExists refuses a new contact whose id the list already has.
+var ErrExists = errors.New("the list already has this contact")
 
 // ContactsResult counts what a write did.
 type ContactsResult struct {
@@ -614,7 +619,18 @@ func (s *Store) WriteContacts(list string, version uint64, writes []ContactWrite
 		if l.Live != nil {
 			return ErrLiveList
 		}
+		// In card name order: bbolt inserts sorted keys by appending to
+		// its pages instead of shifting them, and packs them full.
+		order := make([]int, len(writes))
+		names := make([]string, len(writes))
 		for i := range writes {
+			order[i], names[i] = i, ListCardName(list, writes[i].Contact.ID)
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+		for _, b := range [][]byte{bItems, bSums} {
+			w.tx.Bucket(b).FillPercent = 0.9
+		}
+		for _, i := range order {
 			c := writes[i].Contact
 			c.List = list
 			if writes[i].Delete {
@@ -627,6 +643,11 @@ func (s *Store) WriteContacts(list string, version uint64, writes []ContactWrite
 				}
 				res.Deleted++
 				continue
+			}
+			if writes[i].New {
+				if _, exists := w.lookup(ListCardName(list, c.ID)); exists {
+					return fmt.Errorf("%w: %q", ErrExists, c.ID)
+				}
 			}
 			before := w.rev
 			_, created, err := w.putContact(&c)
@@ -669,8 +690,9 @@ func (s *Store) PutContact(c Contact, cond Conditions) (etag string, created boo
 			return err
 		}
 		if c.UID != "" {
-			for _, i := range w.old.byList[c.List] {
-				o := &w.old.Items[i]
+			cards := w.old.ListCards(c.List)
+			for i := range cards {
+				o := &cards[i]
 				if o.Key != c.ID && !w.removed[o.Name] && !o.Ref && w.uidOf(o) == c.UID {
 					return &UIDConflictError{Name: o.Key}
 				}

@@ -182,8 +182,8 @@ func (s *Store) UpdateList(id string, version uint64, fn func(*List) error) (*Li
 		}
 		if l.Live != nil && !cur.liveSame(&l) {
 			// A list turning live drops its own contacts.
-			for _, i := range w.old.byList[id] {
-				if err := w.remove(w.old.Items[i].Name); err != nil {
+			for _, it := range w.old.ListCards(id) {
+				if err := w.remove(it.Name); err != nil {
 					return err
 				}
 			}
@@ -208,8 +208,8 @@ func (s *Store) DeleteList(id string, version uint64) error {
 		if _, err := w.list(id, version); err != nil {
 			return err
 		}
-		for _, i := range w.old.byList[id] {
-			if err := w.remove(w.old.Items[i].Name); err != nil {
+		for _, it := range w.old.ListCards(id) {
+			if err := w.remove(it.Name); err != nil {
 				return err
 			}
 		}
@@ -293,53 +293,40 @@ func (ix *Index) ListsFor(it *Item) (lists, edits []string) {
 	if a == nil || len(ix.Lists) == 0 || it == nil {
 		return nil, nil
 	}
-	in := map[string]bool{}
-	mark := func(ids []string) {
-		for _, id := range ids {
-			in[id] = true
-		}
-	}
-	mark(a.everyone)
+	// Slices, sorted and compacted, rather than sets: this runs on every
+	// request.
+	in := append([]string(nil), a.everyone...)
 	if it.Manager {
-		mark(a.managers)
+		in = append(in, a.managers...)
 	}
-	key := it.Key
-	mark(a.byUser[key])
-	mark(a.byDept[it.Dept])
+	in = append(in, a.byUser[it.Key]...)
+	in = append(in, a.byDept[it.Dept]...)
 	for _, g := range it.Groups {
-		mark(a.byGroup[g])
+		in = append(in, a.byGroup[g]...)
 	}
-	if len(in) > 0 {
-		drop := func(ids []string) {
-			for _, id := range ids {
-				delete(in, id)
-			}
-		}
-		drop(a.exUser[key])
-		drop(a.exDept[it.Dept])
-		for _, g := range it.Groups {
-			drop(a.exGroup[g])
-		}
-	}
-	ed := map[string]bool{}
-	for _, id := range a.editUser[key] {
-		ed[id] = true
-	}
+	var out []string
+	out = append(out, a.exUser[it.Key]...)
+	out = append(out, a.exDept[it.Dept]...)
 	for _, g := range it.Groups {
-		for _, id := range a.editGroup[g] {
-			ed[id] = true
-		}
+		out = append(out, a.exGroup[g]...)
 	}
-	for id := range in {
-		if !ed[id] {
-			lists = append(lists, id)
-		}
+	edits = append(edits, a.editUser[it.Key]...)
+	for _, g := range it.Groups {
+		edits = append(edits, a.editGroup[g]...)
 	}
-	for id := range ed {
-		edits = append(edits, id)
-	}
-	slices.Sort(lists)
+	slices.Sort(in)
+	slices.Sort(out)
 	slices.Sort(edits)
+	in, out, edits = slices.Compact(in), slices.Compact(out), slices.Compact(edits)
+	for _, id := range in {
+		if _, excluded := slices.BinarySearch(out, id); excluded {
+			continue
+		}
+		if _, edited := slices.BinarySearch(edits, id); edited {
+			continue
+		}
+		lists = append(lists, id)
+	}
 	return lists, edits
 }
 
@@ -357,9 +344,6 @@ func (ix *Index) RevFor(lists, edits []string) uint64 {
 	}
 	return rev
 }
-
-// InList returns the positions in Items of a list's contacts.
-func (ix *Index) InList(id string) []int32 { return ix.byList[id] }
 
 // DirectoryByEmail finds the directory person with an address.
 func (ix *Index) DirectoryByEmail(email string) (*Item, bool) {

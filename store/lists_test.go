@@ -185,3 +185,30 @@ func TestListWritesCheckVersionsAndNames(t *testing.T) {
 		t.Error("a failed write stored part of its contacts")
 	}
 }
+
+// A live list's group card names the people of its department as the
+// directory runs leave them; contact writes to it are refused.
+func TestLiveListsFollowTheDirectory(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer s.Close()
+	s.Apply(publish(t, person("a", "Ann", "Sales"), person("b", "Ben", "Ops")))
+	l := &List{Name: "Sales team", State: ListEnabled, Audience: Audience{Everyone: true}, Live: &Live{Department: "Sales"}}
+	if err := s.CreateList(l); err != nil {
+		t.Fatal(err)
+	}
+	name := func(id string) string { return directory.CardUID(directory.PersonKey("src", id)) }
+	if got := groupMembers(t, s, l.ID); !slices.Equal(got, []string{name("a")}) {
+		t.Fatalf("members %v", got)
+	}
+	rev := s.Index().Lists[l.ID].Rev
+	s.Apply(publish(t, person("a", "Ann", "Sales"), person("b", "Ben", "Sales")))
+	got := groupMembers(t, s, l.ID)
+	want := []string{name("a"), name("b")}
+	slices.Sort(want)
+	if !slices.Equal(got, want) || s.Index().Lists[l.ID].Rev <= rev {
+		t.Errorf("after Ben joined Sales: members %v, list rev %d -> %d", got, rev, s.Index().Lists[l.ID].Rev)
+	}
+	if _, err := s.WriteContacts(l.ID, 0, []ContactWrite{contact("x", "X", "x@x.example")}); !errors.Is(err, ErrLiveList) {
+		t.Errorf("a contact write to a live list: %v", err)
+	}
+}

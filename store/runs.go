@@ -28,7 +28,7 @@ const (
 type Run struct {
 	ID          uint64         `json:"id"`
 	Source      string         `json:"source"`
-	Trigger     string         `json:"trigger"` // startup, schedule, manual
+	Trigger     string         `json:"trigger"` // startup, schedule, manual, incremental
 	Start       time.Time      `json:"start"`
 	End         time.Time      `json:"end"`
 	Result      string         `json:"result"`
