@@ -38,7 +38,7 @@ type env struct {
 }
 
 // newEnv serves the API over 40 imported demo people, alice the one admin.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	st, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -420,11 +421,19 @@ func decodeJSON(r *http.Request, v any) error {
 		var se *json.SyntaxError
 		switch {
 		case errors.As(err, &te):
-			return badField(te.Field, "want %s, not %s", te.Type, te.Value)
+			field := te.Field
+			if field == "" {
+				field = "body"
+			}
+			return badField(field, "want %s, not %s", jsonKind(te.Type), te.Value)
 		case errors.As(err, &se):
 			return badField("body", "not JSON at byte %d: %v", se.Offset, se)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return badField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
+			name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+			if field := strings.Trim(name, `"`); field != "" {
+				return badField(field, "unknown field")
+			}
+			return badField("body", "unknown field %s", name)
 		case errors.Is(err, io.EOF):
 			return badField("body", "empty: send a JSON object")
 		}
@@ -449,4 +458,19 @@ func sortedLists(ix *store.Index) []*store.List {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out
+}
+
+// jsonKind names what JSON a Go type is read from, for error messages.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a number"
 }

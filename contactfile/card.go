@@ -19,11 +19,17 @@ const (
 // ensureFN gives a card without a formatted name one made from its
 // name, organisation, e-mail or phone, in that order, and reports false
 // when it has none of them: then it is not a contact anyone could find.
+// Empty FNs are dropped, so that the first one is the name.
 func ensureFN(c vcard.Card) bool {
+	var fns []*vcard.Field
 	for _, f := range c[vcard.FieldFormattedName] {
 		if strings.TrimSpace(f.Value) != "" {
-			return true
+			fns = append(fns, f)
 		}
+	}
+	if len(fns) > 0 {
+		c[vcard.FieldFormattedName] = fns
+		return true
 	}
 	fn := fallbackName(c)
 	if fn == "" {

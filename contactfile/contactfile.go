@@ -1,9 +1,13 @@
 // Package contactfile reads and writes the contact files people upload and download: CSV as Outlook, Google and Apple export it, and vCard files (2.1, 3.0, 4.0) with many cards.
 //
 // Every contact read becomes a vcard.Card with vCard 4.0 semantics:
-// VERSION 4.0, TYPE values in lower case with "pref" turned into PREF=1,
-// inline photos as data: URIs, dates as 19800307 or --0307, and text in
-// UTF-8 whatever the file's encoding was.
+// VERSION 4.0; text in UTF-8 whatever the file's encoding, quoted-
+// printable and CHARSET undone; TYPE values in lower case, with "pref"
+// (and a 2.1 bare PREF) turned into PREF=1 and an e-mail's "internet"
+// dropped; inline photos as data: URIs; dates as 19800307, or --0307
+// without a year; Apple's X-ADDRESSBOOKSERVER-KIND and -MEMBER as KIND
+// and MEMBER. Every other property is kept, X- ones and property groups
+// (item1.TEL with item1.X-ABLabel) included, and so is a UID.
 //
 // A Field's Value holds the text with the vCard escapes undone (a
 // newline is "\n", a comma is ","), except where a character separates
@@ -13,12 +17,14 @@
 // inside an item stays "\,". This is what go-vcard's Name, Address and
 // Categories helpers expect, and Encode writes it back unchanged.
 //
-// A CSV column this package does not understand is not dropped: each
-// non-empty cell becomes an X-ORGDAV-CSV property whose NAME parameter is
-// the column's header, and WriteCSV puts it back into a column of that
-// name. Custom labels ("Google Voice", "Boat") are kept the way Apple
-// keeps them: the property is put in a group ("item1.TEL") with an
-// X-ABLabel property of the same group.
+// A CSV column this package does not map is not dropped: each non-empty
+// cell becomes an X-ORGDAV-CSV property whose NAME parameter is the
+// column's header, and WriteCSV puts it back into a column of that name.
+// A label CSV exports give and vCard has no TYPE for ("Google Voice") is
+// kept as Apple keeps it: the property in a group of its own
+// (item1.TEL) beside an X-ABLabel property of that group. Phonetic names
+// become Apple's X-PHONETIC-FIRST-NAME, -MIDDLE-NAME and -LAST-NAME, and
+// Google's formatted address the ADR's LABEL parameter.
 package contactfile
 
 import (
@@ -86,7 +92,8 @@ const (
 // The file is a vCard file if, after an optional byte-order mark and
 // blank lines, it starts with BEGIN:VCARD (in any case); otherwise it is
 // CSV. Parse never returns a partial result: on any error it returns nil
-// entries and an *Error.
+// entries and an *Error, with the format when it got as far as detecting
+// it.
 func Parse(data []byte) ([]Entry, Format, error) {
 	t, err := decodeText(data)
 	if err != nil {
@@ -94,16 +101,10 @@ func Parse(data []byte) ([]Entry, Format, error) {
 	}
 	if looksLikeVCard(t.data) {
 		entries, err := readVCards(t)
-		if err != nil {
-			return nil, FormatVCard, err
-		}
-		return entries, FormatVCard, nil
+		return entries, FormatVCard, err
 	}
 	entries, err := readCSV(t)
-	if err != nil {
-		return nil, FormatCSV, err
-	}
-	return entries, FormatCSV, nil
+	return entries, FormatCSV, err
 }
 
 // ParseCSV reads a CSV export; see Parse.
@@ -112,11 +113,7 @@ func ParseCSV(data []byte) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries, err := readCSV(t)
-	if err != nil {
-		return nil, err
-	}
-	return entries, nil
+	return readCSV(t)
 }
 
 // ParseVCard reads a file of vCards (2.1, 3.0 or 4.0); see Parse.
@@ -125,11 +122,7 @@ func ParseVCard(data []byte) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries, err := readVCards(t)
-	if err != nil {
-		return nil, err
-	}
-	return entries, nil
+	return readVCards(t)
 }
 
 func looksLikeVCard(data []byte) bool {

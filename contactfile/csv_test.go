@@ -79,7 +79,7 @@ func TestOutlookCSVInWindows1252IsReadByColumnName(t *testing.T) {
 		}
 	})
 	t.Run("both e-mails, in order", func(t *testing.T) {
-		if got := values(hans, vcard.FieldEmail); !slices.Equal(got, []string{"hans.mueller@example.de", "hans@example.org"}) {
+		if got := hans.Values(vcard.FieldEmail); !slices.Equal(got, []string{"hans.mueller@example.de", "hans@example.org"}) {
 			t.Errorf("EMAIL %q", got)
 		}
 	})
@@ -181,7 +181,7 @@ func TestGoogleCSVMultiValuesLabelsAndPrimaries(t *testing.T) {
 		if !isPref(emails[0]) || isPref(emails[1]) || !emails[1].Params.HasType("work") || !emails[2].Params.HasType("home") {
 			t.Errorf("EMAIL params %v %v %v", emails[0].Params, emails[1].Params, emails[2].Params)
 		}
-		if got := values(zoe, vcard.FieldTelephone); len(got) != 4 {
+		if got := zoe.Values(vcard.FieldTelephone); len(got) != 4 {
 			t.Errorf("TEL %q", got)
 		}
 	})
@@ -267,6 +267,8 @@ func TestCSVRecordsAsRealFilesWriteThem(t *testing.T) {
 		{"empty rows are skipped", "Name,Notes\n,\n  ,  \nA,x\n", [][]string{{"A", "x"}}},
 		{"a space before a quoted field", "Name;Notes\nA; \"x;y\"\n", [][]string{{"A", "x;y"}}},
 		{"trailing empty fields beyond the header", "Name,Notes\nA,x,,\n", [][]string{{"A", "x"}}},
+		{"a stray byte in a file marked UTF-8", "\xef\xbb\xbfName,Notes\nMüller,a\xffb\n", [][]string{{"Müller", "a\uFFFDb"}}},
+		{"Windows-1252 without a mark", "Name,Notes\nM\xfcller,\x80 5\n", [][]string{{"Müller", "€ 5"}}},
 		{"Excel's sep= line", "sep=;\nName;Notes\nA;x,y\n", [][]string{{"A", "x,y"}}},
 		{"a quote inside an unquoted field is text", "Name,Notes\nA,5'11\" tall\n", [][]string{{"A", `5'11" tall`}}},
 	} {
@@ -329,7 +331,7 @@ func TestExchangeAddressesAreKeptButAreNotEmail(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := entries[0].Card
-	if got := values(c, vcard.FieldEmail); !slices.Equal(got, []string{"ann@example.com"}) {
+	if got := c.Values(vcard.FieldEmail); !slices.Equal(got, []string{"ann@example.com"}) {
 		t.Errorf("EMAIL %q", got)
 	}
 	if len(c[fieldCSV]) != 2 {

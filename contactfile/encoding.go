@@ -12,11 +12,14 @@ import (
 	"golang.org/x/text/encoding/unicode"
 )
 
-// text is an uploaded file after its byte-order mark: UTF-8 when utf8 is
-// set. A vCard file that is not UTF-8 is kept as bytes, because vCard 2.1
-// names the charset of each value; a CSV file is converted as a whole.
+// text is an uploaded file after its byte-order mark. A vCard file that
+// is not UTF-8 is kept as bytes, because vCard 2.1 names the charset of
+// each value; a CSV file is converted as a whole.
 type text struct {
 	data []byte
+	// utf8 is set when the file is UTF-8: valid, or declared by a
+	// byte-order mark (then a stray invalid byte becomes U+FFFD rather
+	// than turning the whole file into Windows-1252).
 	utf8 bool
 	// transcoded is set when the file was UTF-16: its values are UTF-8
 	// now, whatever CHARSET parameters say.
@@ -39,7 +42,7 @@ func decodeText(data []byte) (text, error) {
 	t := text{data: data}
 	switch {
 	case bytes.HasPrefix(data, bomUTF8):
-		t.data = data[len(bomUTF8):]
+		t.data, t.utf8 = data[len(bomUTF8):], true
 	case bytes.HasPrefix(data, bomUTF16LE):
 		t.data, t.transcoded = fromUTF16(data, unicode.LittleEndian), true
 	case bytes.HasPrefix(data, bomUTF16BE):
@@ -51,7 +54,7 @@ func decodeText(data []byte) (text, error) {
 	if i := binaryAt(t.data); i >= 0 {
 		return text{}, errorf(lineAt(t.data, i), "not a text file (binary data)")
 	}
-	t.utf8 = utf8.Valid(t.data)
+	t.utf8 = t.utf8 || utf8.Valid(t.data)
 	return t, nil
 }
 

@@ -63,11 +63,6 @@ func field(t testing.TB, c vcard.Card, name string) *vcard.Field {
 	return c[name][0]
 }
 
-// values returns every value of a property.
-func values(c vcard.Card, name string) []string {
-	return c.Values(name)
-}
-
 // without returns a copy of the cards without the named properties.
 func without(cards []vcard.Card, names ...string) []vcard.Card {
 	out := make([]vcard.Card, len(cards))

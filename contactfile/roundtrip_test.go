@@ -131,7 +131,7 @@ func TestAVCardWrittenAsCSVKeepsWhatTheLayoutHas(t *testing.T) {
 		if hans.Value(vcard.FieldFormattedName) != "Hans Müller" || hans.Address().StreetAddress != "Hauptstraße 1" {
 			t.Errorf("%s: %s", flavor, dump(hans))
 		}
-		tels := values(hans, vcard.FieldTelephone)
+		tels := hans.Values(vcard.FieldTelephone)
 		slices.Sort(tels) // in the order of the layout's columns
 		if strings.Join(tels, "|") != "+49 170 1234567|+49 30 1234567" {
 			t.Errorf("%s: TEL %q", flavor, tels)

@@ -68,6 +68,8 @@ func unfoldLines(data []byte) []logicalLine {
 			flush()
 		default:
 			flush()
+			// Files joined with cat keep each one's byte-order mark.
+			l = bytes.TrimPrefix(l, bomUTF8)
 			cur, start, mode = l, n, foldModeOf(l)
 		}
 	}

@@ -164,6 +164,14 @@ func TestVCard21Charsets(t *testing.T) {
 	}
 }
 
+func TestVCardFilesJoinedWithTheirByteOrderMarks(t *testing.T) {
+	one := append(append([]byte(nil), bomUTF8...), fixture(t, "thunderbird4.vcf")...)
+	entries, format := mustParse(t, append(one, one...))
+	if format != FormatVCard || len(entries) != 4 || entries[2].Line != 22 {
+		t.Errorf("format %q, %d entries, third on line %d", format, len(entries), entries[2].Line)
+	}
+}
+
 func TestThunderbirdVCard40(t *testing.T) {
 	entries, _ := mustParse(t, fixture(t, "thunderbird4.vcf"))
 	jane, orders := entries[0].Card, entries[1].Card
