@@ -36,19 +36,11 @@ func (a *API) mountContacts() {
 		return out, err
 	}))
 	a.route("POST "+Prefix+"lists/{id}/contacts", a.handleStatus(http.StatusCreated, func(w http.ResponseWriter, r *http.Request) (any, error) {
-		l, err := a.list(r)
+		l, version, err := a.listToChange(r)
 		if err != nil {
 			return nil, err
 		}
-		version, err := ifMatchVersion(r)
-		if err != nil {
-			return nil, err
-		}
-		var body ContactBody
-		if err := decodeJSON(r, &body); err != nil {
-			return nil, err
-		}
-		c, err := a.resolver().contact(&body)
+		c, body, err := a.readContact(r)
 		if err != nil {
 			return nil, err
 		}
@@ -89,11 +81,7 @@ func (a *API) mountContacts() {
 		if err != nil {
 			return nil, err
 		}
-		var body ContactBody
-		if err := decodeJSON(r, &body); err != nil {
-			return nil, err
-		}
-		c, err := a.resolver().contact(&body)
+		c, _, err := a.readContact(r)
 		if err != nil {
 			return nil, err
 		}
@@ -135,6 +123,16 @@ func (a *API) mountContacts() {
 		a.audit(r, store.AuditEntry{Action: "delete contact", Target: listTarget(l), Before: before, After: before - 1, Note: cur.ID})
 		return Deleted{Deleted: cur.ID, ListVersion: l.Version}, nil
 	}))
+}
+
+// readContact decodes a contact body into a contact to store.
+func (a *API) readContact(r *http.Request) (store.Contact, *ContactBody, error) {
+	var body ContactBody
+	if err := decodeJSON(r, &body); err != nil {
+		return store.Contact{}, nil, err
+	}
+	c, err := a.resolver().contact(&body)
+	return c, &body, err
 }
 
 func (a *API) contact(r *http.Request) (store.Contact, error) {

@@ -26,16 +26,12 @@ import (
 // contacts it created, matched by UID, else e-mail, else name and phone.
 func (a *API) mountImports() {
 	a.route("POST "+Prefix+"lists/{id}/import", a.handle(func(r *http.Request) (any, error) {
-		l, err := a.list(r)
+		l, version, err := a.listToChange(r)
 		if err != nil {
 			return nil, err
 		}
 		if l.Live != nil {
 			return nil, listError(store.ErrLiveList)
-		}
-		version, err := ifMatchVersion(r)
-		if err != nil {
-			return nil, err
 		}
 		if version != 0 && version != l.Version {
 			// A plan against another version than the one the caller

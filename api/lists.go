@@ -67,11 +67,7 @@ func (a *API) mountLists() {
 		return a.resolver().view(l, true), nil
 	}))
 	a.route("PATCH "+Prefix+"lists/{id}", a.handleW(func(w http.ResponseWriter, r *http.Request) (any, error) {
-		l, err := a.list(r)
-		if err != nil {
-			return nil, err
-		}
-		version, err := ifMatchVersion(r)
+		l, version, err := a.listToChange(r)
 		if err != nil {
 			return nil, err
 		}
@@ -90,11 +86,7 @@ func (a *API) mountLists() {
 		return a.resolver().view(updated, true), nil
 	}))
 	a.route("DELETE "+Prefix+"lists/{id}", a.handle(func(r *http.Request) (any, error) {
-		l, err := a.list(r)
-		if err != nil {
-			return nil, err
-		}
-		version, err := ifMatchVersion(r)
+		l, version, err := a.listToChange(r)
 		if err != nil {
 			return nil, err
 		}
@@ -137,6 +129,17 @@ func (a *API) list(r *http.Request) (*store.List, error) {
 		return nil, &Error{Status: http.StatusNotFound, Field: "id", Message: "no shared list " + strconv.Quote(r.PathValue("id"))}
 	}
 	return l, nil
+}
+
+// listToChange finds the list a route's {id} names and the version
+// If-Match says the change is for (0: any).
+func (a *API) listToChange(r *http.Request) (*store.List, uint64, error) {
+	l, err := a.list(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	version, err := ifMatchVersion(r)
+	return l, version, err
 }
 
 // receivers counts the people who receive a list now.
@@ -201,19 +204,25 @@ type ListBody struct {
 	Live *LiveBody `json:"live"`
 }
 
+// AudienceBody is who receives a list: everyone, managers, or the users,
+// groups and departments named, except those in except.
 type AudienceBody struct {
-	Everyone bool `json:"everyone"`
-	Managers bool `json:"managers"`
+	Everyone bool `json:"everyone,omitempty"`
+	Managers bool `json:"managers,omitempty"`
 	MembersBody
-	Except MembersBody `json:"except"`
+	Except *MembersBody `json:"except,omitempty"`
 }
 
+// MembersBody names people: users by login name (shown so), groups by DN,
+// key or name (shown by key, their names in group_names), departments by
+// name.
 type MembersBody struct {
 	Users       []string `json:"users,omitempty"`
 	Groups      []string `json:"groups,omitempty"`
 	Departments []string `json:"departments,omitempty"`
 }
 
+// LiveBody makes a list's members a directory group or department.
 type LiveBody struct {
 	Group      string `json:"group,omitempty"`
 	Department string `json:"department,omitempty"`
@@ -261,7 +270,11 @@ func (a *API) applyListBody(l *store.List, b *ListBody) error {
 		if err != nil {
 			return err
 		}
-		ex, err := res.members("audience.except", &b.Audience.Except, true)
+		except := b.Audience.Except
+		if except == nil {
+			except = &MembersBody{}
+		}
+		ex, err := res.members("audience.except", except, true)
 		if err != nil {
 			return err
 		}
@@ -324,8 +337,8 @@ type ListView struct {
 	Name        string       `json:"name"`
 	Description string       `json:"description,omitempty"`
 	State       string       `json:"state"`
-	Audience    AudienceView `json:"audience"`
-	Editors     NamesView    `json:"editors"`
+	Audience    AudienceBody `json:"audience"`
+	Editors     MembersBody  `json:"editors"`
 	Live        *LiveBody    `json:"live,omitempty"`
 	Contacts    int          `json:"contacts"`
 	Receivers   *int         `json:"receivers,omitempty"`
@@ -335,31 +348,20 @@ type ListView struct {
 	Groups      []GroupName  `json:"group_names,omitempty"`
 }
 
-type AudienceView struct {
-	Everyone bool `json:"everyone"`
-	Managers bool `json:"managers"`
-	NamesView
-	Except NamesView `json:"except"`
-}
-
-// NamesView shows users by login name and groups by key (their names
-// are in group_names).
-type NamesView struct {
-	Users       []string `json:"users"`
-	Groups      []string `json:"groups"`
-	Departments []string `json:"departments,omitempty"`
-}
-
+// GroupName names a group a list's audience, editors or live members
+// refer to by key.
 type GroupName struct {
 	Key  string `json:"key"`
 	Name string `json:"name"`
 }
 
+// MembersView is who receives a list and who edits it now.
 type MembersView struct {
 	Receivers []PersonRef `json:"receivers"`
 	Editors   []PersonRef `json:"editors"`
 }
 
+// PersonRef is a person by login name and key.
 type PersonRef struct {
 	Username string `json:"username"`
 	Key      string `json:"key"`
@@ -369,8 +371,8 @@ func (r *resolver) view(l *store.List, full bool) ListView {
 	v := ListView{ID: l.ID, Name: l.Name, Description: l.Description, State: string(l.State), Version: l.Version,
 		Created: l.Created, Updated: l.Updated, Contacts: len(r.ix.ListCards(l.ID))}
 	groups := map[string]bool{}
-	mv := func(m store.Members) NamesView {
-		out := NamesView{Users: []string{}, Groups: []string{}, Departments: m.Departments}
+	mv := func(m store.Members) MembersBody {
+		out := MembersBody{Departments: m.Departments}
 		for _, k := range m.Users {
 			out.Users = append(out.Users, r.userName(k))
 		}
@@ -380,7 +382,11 @@ func (r *resolver) view(l *store.List, full bool) ListView {
 		}
 		return out
 	}
-	v.Audience = AudienceView{Everyone: l.Audience.Everyone, Managers: l.Audience.Managers, NamesView: mv(l.Audience.Members), Except: mv(l.Audience.Except)}
+	v.Audience = AudienceBody{Everyone: l.Audience.Everyone, Managers: l.Audience.Managers, MembersBody: mv(l.Audience.Members)}
+	if !l.Audience.Except.Empty() {
+		ex := mv(l.Audience.Except)
+		v.Audience.Except = &ex
+	}
 	v.Editors = mv(l.Editors)
 	if l.Live != nil {
 		v.Live = &LiveBody{Group: l.Live.Group, Department: l.Live.Department}

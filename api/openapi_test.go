@@ -43,8 +43,6 @@ var goTypes = typesByName(
 	reflect.TypeFor[MembersBody](),
 	reflect.TypeFor[LiveBody](),
 	reflect.TypeFor[ListView](),
-	reflect.TypeFor[AudienceView](),
-	reflect.TypeFor[NamesView](),
 	reflect.TypeFor[GroupName](),
 	reflect.TypeFor[MembersView](),
 	reflect.TypeFor[PersonRef](),

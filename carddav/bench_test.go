@@ -40,40 +40,48 @@ var (
 // sharedBenchEnv builds the large store once for all benchmarks.
 func sharedBenchEnv(b *testing.B) *benchEnv {
 	benchOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "orgdav-bench")
-		if err != nil {
-			b.Fatal(err)
-		}
-		rules, _ := directory.NewRules(nil)
-		st, err := store.Open(filepath.Join(dir, "orgdav.db"), store.Options{Fingerprint: RenderFingerprint(rules)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		snap := directory.Demo(benchPeople())
-		pub, err := directory.Normalize(snap)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := st.Apply(pub); err != nil {
-			b.Fatal(err)
-		}
-		e := &benchEnv{s: New(st, rules, auth.DemoAuth{Store: st, Password: directory.DemoPassword}, Options{}), st: st, dir: dir, snap: snap}
-		ix := st.Index()
+		e := newBenchEnv(b, "orgdav-bench")
+		ix := e.st.Index()
 		for i := range ix.Items {
 			e.hrefs = append(e.hrefs, bookPath("alice", bookCompany)+ix.Items[i].Name+".vcf")
 		}
-		v := e.s.viewerFor("alice")
-		e.token = (&companyBook{s: e.s, v: v}).token()
 		benchE = e
 	})
 	return benchE
 }
 
+// newBenchEnv serves a store of benchPeople() demo people in a new
+// directory, with alice's current token.
+func newBenchEnv(b *testing.B, prefix string) *benchEnv {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rules, _ := directory.NewRules(nil)
+	st, err := store.Open(filepath.Join(dir, "orgdav.db"), store.Options{Fingerprint: RenderFingerprint(rules)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap := directory.Demo(benchPeople())
+	pub, err := directory.Normalize(snap)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Apply(pub); err != nil {
+		b.Fatal(err)
+	}
+	e := &benchEnv{s: New(st, rules, auth.DemoAuth{Store: st, Password: directory.DemoPassword}, Options{}), st: st, dir: dir, snap: snap}
+	e.token = (&companyBook{s: e.s, v: e.s.viewerFor("alice")}).token()
+	return e
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchE != nil {
-		benchE.st.Close()
-		os.RemoveAll(benchE.dir)
+	for _, e := range []*benchEnv{benchE, listsBenchEnvOrNil()} {
+		if e != nil {
+			e.st.Close()
+			os.RemoveAll(e.dir)
+		}
 	}
 	os.Exit(code)
 }

@@ -66,40 +66,20 @@ func (b *personalBook) delta(tok string, limit int, fn func(member)) (string, bo
 		}
 		since = t.rev
 	}
-	last := since
-	truncated := false
-	n := 0
-	err := b.s.store.PersonalChanges(b.v.user, since, func(c store.Change) bool {
-		if c.Rev > b.info.Rev {
-			return false
-		}
-		if c.Deleted && tok == "" {
-			last = c.Rev
-			return true
-		}
-		if limit > 0 && n >= limit {
-			truncated = true
-			return false
-		}
-		n++
-		last = c.Rev
-		if c.Deleted {
-			fn(member{seg: c.Name, deleted: true})
-			return true
-		}
-		etag, ok := b.find(c.Name)
-		if !ok {
-			fn(member{seg: c.Name, deleted: true})
-			return true
-		}
-		fn(member{seg: c.Name, etag: []byte(etag)})
-		return true
-	})
+	last, truncated, err := pageChanges(since, b.info.Rev, tok == "", limit,
+		func(since uint64, fn func(store.Change) bool) error {
+			return b.s.store.PersonalChanges(b.v.user, since, fn)
+		},
+		func(c store.Change) (member, bool) {
+			if !c.Deleted {
+				if etag, ok := b.find(c.Name); ok {
+					return member{seg: c.Name, etag: []byte(etag)}, true
+				}
+			}
+			return member{seg: c.Name, deleted: true}, true
+		}, fn)
 	if err != nil {
 		return "", false, err
-	}
-	if !truncated {
-		last = b.info.Rev
 	}
 	return formatToken(b.s.store.Epoch(), bookPersonal, last, "-"), truncated, nil
 }

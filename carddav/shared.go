@@ -96,45 +96,23 @@ func (b *sharedBook) delta(tok string, limit int, fn func(member)) (string, bool
 		}
 		since = t.rev
 	}
-	last := since
-	truncated := false
-	n := 0
-	err := b.s.store.Changes(since, func(c store.Change) bool {
-		if c.Rev > rev {
-			return false
-		}
+	last, truncated, err := pageChanges(since, rev, tok == "", limit, b.s.store.Changes, func(c store.Change) (member, bool) {
 		if list, ok := store.ListOf(c.Name); !ok || list != b.l.ID || c.Name == b.l.ID {
-			return true
+			return member{}, false // another book's card, or the list's group card
 		}
 		it, exists := b.v.ix.Lookup(c.Name)
-		if exists && it.Rev != c.Rev {
-			return true
-		}
-		if c.Deleted && tok == "" {
-			last = c.Rev
-			return true
-		}
-		if limit > 0 && n >= limit {
-			truncated = true
-			return false
-		}
-		n++
-		last = c.Rev
 		switch {
+		case exists && it.Rev != c.Rev:
+			return member{}, false // superseded by a later change
 		case c.Deleted:
-			fn(member{seg: c.ID, deleted: true})
-		case exists && !it.Ref:
-			fn(member{seg: it.Key, etag: []byte(it.Tag)})
-		case exists:
-			fn(member{seg: it.Key, deleted: true}) // became a reference
+			return member{seg: c.ID, deleted: true}, true
+		case it.Ref:
+			return member{seg: it.Key, deleted: true}, true // became a reference
 		}
-		return true
-	})
+		return member{seg: it.Key, etag: []byte(it.Tag)}, true
+	}, fn)
 	if err != nil {
 		return "", false, err
-	}
-	if !truncated {
-		last = rev
 	}
 	return formatToken(b.s.store.Epoch(), b.id(), last, "-"), truncated, nil
 }

@@ -3,14 +3,11 @@ package carddav
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/orgdav/orgdav/auth"
 	"github.com/orgdav/orgdav/directory"
 	"github.com/orgdav/orgdav/store"
 )
@@ -33,27 +30,12 @@ var (
 
 func sharedListsBenchEnv(b *testing.B) *listsBenchEnv {
 	listsBenchOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "orgdav-lists-bench")
-		if err != nil {
-			b.Fatal(err)
-		}
-		rules, _ := directory.NewRules(nil)
-		st, err := store.Open(filepath.Join(dir, "orgdav.db"), store.Options{Fingerprint: RenderFingerprint(rules)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		snap := directory.Demo(benchPeople())
-		pub, err := directory.Normalize(snap)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := st.Apply(pub); err != nil {
-			b.Fatal(err)
-		}
+		base := newBenchEnv(b, "orgdav-lists-bench")
+		st := base.st
 		depts := st.Index().Departments()
 		perList := max(1, 4*benchPeople()/benchLists)
 		start := time.Now()
-		e := &listsBenchEnv{benchEnv: &benchEnv{s: New(st, rules, auth.DemoAuth{Store: st, Password: directory.DemoPassword}, Options{}), st: st, dir: dir, snap: snap}}
+		e := &listsBenchEnv{benchEnv: base}
 		for i := range benchLists {
 			a := store.Audience{Members: store.Members{Departments: []string{depts[i%len(depts)]}}}
 			if i%100 == 0 {
@@ -82,6 +64,13 @@ func sharedListsBenchEnv(b *testing.B) *listsBenchEnv {
 		listsBenchE = e
 	})
 	return listsBenchE
+}
+
+func listsBenchEnvOrNil() *benchEnv {
+	if listsBenchE == nil {
+		return nil
+	}
+	return listsBenchE.benchEnv
 }
 
 // BenchmarkSharedListsNoChangePoll is a phone's poll with nothing new,

@@ -11,11 +11,12 @@ import (
 	"github.com/emersion/go-vcard"
 )
 
-// requireLinear fails unless the work of run on an input twice as large
-// grows at most as a linear algorithm's would: ×2, where quadratic work
-// grows ×4. Bytes allocated do not depend on the machine's load (at most
-// ×3); time, best of three runs, does (at most ×4, with the test run
-// beside others and with -race).
+// requireLinear fails unless the work of run on an input eight times as
+// large grows as a linear algorithm's would: ×8, where quadratic work
+// grows ×64. Bytes allocated do not depend on the machine's load (at most
+// ×20); time, best of three runs, does (at most ×32: the tests run beside
+// others and with -race, where a factor of two between inputs drowned in
+// noise).
 func requireLinear(t *testing.T, build func(scale int) []byte, run func([]byte) error) {
 	t.Helper()
 	cost := func(data []byte) (time.Duration, uint64) {
@@ -35,16 +36,16 @@ func requireLinear(t *testing.T, build func(scale int) []byte, run func([]byte) 
 		}
 		return best, alloc
 	}
-	small, large := build(1), build(2)
+	small, large := build(1), build(8)
 	t1, b1 := cost(small)
 	t2, b2 := cost(large)
 	t.Logf("%d bytes: %v, %d allocated; %d bytes: %v, %d allocated (×%.1f time, ×%.1f bytes)",
 		len(small), t1, b1, len(large), t2, b2, float64(t2)/float64(t1), float64(b2)/float64(b1))
-	if b2 > 3*b1 {
-		t.Errorf("allocation grows faster than the input: ×%.1f for ×2", float64(b2)/float64(b1))
+	if b2 > 20*b1 {
+		t.Errorf("allocation grows faster than the input: ×%.1f for ×8", float64(b2)/float64(b1))
 	}
-	if t1 > time.Millisecond && t2 > 4*t1 {
-		t.Errorf("time grows faster than the input: ×%.1f for ×2", float64(t2)/float64(t1))
+	if t1 > time.Millisecond && t2 > 32*t1 {
+		t.Errorf("time grows faster than the input: ×%.1f for ×8", float64(t2)/float64(t1))
 	}
 }
 
@@ -64,40 +65,40 @@ func TestParsingIsLinearInTheInput(t *testing.T) {
 		build func(scale int) []byte
 	}{
 		{"one quoted CSV field of 2 MiB with many doubled quotes", func(s int) []byte {
-			return []byte("Name,Notes\nA,\"" + strings.Repeat(`ab""`, s*mib/2) + "\"\n")
+			return []byte("Name,Notes\nA,\"" + strings.Repeat(`ab""`, s*mib/16) + "\"\n")
 		}},
 		{"a CSV header of many columns over many short rows", func(s int) []byte {
 			var b bytes.Buffer
 			b.WriteString("Name")
-			for i := range s * 50000 {
+			for i := range s * 6250 {
 				fmt.Fprintf(&b, ",Phone %d - Value", i+1)
 			}
-			b.WriteString("\n" + strings.Repeat("x\n", s*25000))
+			b.WriteString("\n" + strings.Repeat("x\n", s*3125))
 			return b.Bytes()
 		}},
 		{"many CSV rows", func(s int) []byte {
-			return []byte("First Name,Last Name,E-mail Address,Notes\n" + strings.Repeat("Ann,Lee,ann@example.com,\"a\nb\"\n", s*25000))
+			return []byte("First Name,Last Name,E-mail Address,Notes\n" + strings.Repeat("Ann,Lee,ann@example.com,\"a\nb\"\n", s*3125))
 		}},
 		{"a vCard of 200k continuation lines", func(s int) []byte {
-			return vcardOf("NOTE:a" + strings.Repeat("\r\n a", s*200000))
+			return vcardOf("NOTE:a" + strings.Repeat("\r\n a", s*25000))
 		}},
 		{"a quoted-printable value of 100k soft line breaks", func(s int) []byte {
-			return vcardOf("NOTE;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:x" + strings.Repeat("=C3=\r\n=BC", s*100000))
+			return vcardOf("NOTE;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:x" + strings.Repeat("=C3=\r\n=BC", s*12500))
 		}},
 		{"a 2.1 photo of unindented base64 lines", func(s int) []byte {
-			return vcardOf("PHOTO;ENCODING=BASE64;JPEG:" + strings.Repeat("QUJD\r\n", s*200000) + "\r\n")
+			return vcardOf("PHOTO;ENCODING=BASE64;JPEG:" + strings.Repeat("QUJD\r\n", s*25000) + "\r\n")
 		}},
 		{"a property of many parameters", func(s int) []byte {
-			return vcardOf("X-A" + strings.Repeat(";TYPE=a;X-B=c", s*100000) + ":v")
+			return vcardOf("X-A" + strings.Repeat(";TYPE=a;X-B=c", s*12500) + ":v")
 		}},
 		{"a property of many bare parameters", func(s int) []byte {
-			return vcardOf("TEL" + strings.Repeat(";CELL", s*200000) + ":1")
+			return vcardOf("TEL" + strings.Repeat(";CELL", s*25000) + ":1")
 		}},
 		{"a value of many escapes", func(s int) []byte {
-			return vcardOf("N:" + strings.Repeat(`a\;\,\n\\`, s*mib/9))
+			return vcardOf("N:" + strings.Repeat(`a\;\,\n\\`, s*mib/562))
 		}},
 		{"many small cards", func(s int) []byte {
-			return bytes.Repeat([]byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nEMAIL:a@b.example\r\nEND:VCARD\r\n"), s*25000)
+			return bytes.Repeat([]byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nEMAIL:a@b.example\r\nEND:VCARD\r\n"), s*3125)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { requireLinear(t, tc.build, parseAll) })
@@ -108,8 +109,8 @@ func TestWritingIsLinearInTheCards(t *testing.T) {
 	card := func(s int) vcard.Card {
 		c := vcard.Card{}
 		c.SetValue(vcard.FieldFormattedName, "A")
-		c.SetValue(vcard.FieldNote, strings.Repeat("é, ;\n", s*mib/7))
-		for range s * 20000 {
+		c.SetValue(vcard.FieldNote, strings.Repeat("é, ;\n", s*mib/56))
+		for range s * 2500 {
 			c.Add(vcard.FieldTelephone, &vcard.Field{Value: "+1 555", Params: vcard.Params{"TYPE": {"work"}}})
 		}
 		return c

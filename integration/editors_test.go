@@ -1,29 +1,13 @@
 package integration
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/orgdav/orgdav/store"
 )
-
-// tryRun runs vdirsyncer and returns its output and whether it reported
-// no errors.
-func (v *vdirsyncer) tryRun(args ...string) (string, bool) {
-	v.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, v.bin, append([]string{"-c", v.cfg}, args...)...)
-	cmd.Stdin = strings.NewReader(strings.Repeat("y\n", 10))
-	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "LANG=C.UTF-8")
-	out, err := cmd.CombinedOutput()
-	return string(out), err == nil && !strings.Contains(string(out), "error:")
-}
 
 func byFN(cards map[string]string, fn string) (string, bool) {
 	for _, c := range cards {

@@ -54,18 +54,22 @@ password = "demo"
 
 func (v *vdirsyncer) run(args ...string) {
 	v.t.Helper()
+	if out, ok := v.tryRun(args...); !ok {
+		v.t.Fatalf("vdirsyncer %v failed or reported errors:\n%s", args, out)
+	}
+}
+
+// tryRun runs vdirsyncer and returns its output and whether it ran
+// without reporting errors.
+func (v *vdirsyncer) tryRun(args ...string) (string, bool) {
+	v.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, v.bin, append([]string{"-c", v.cfg}, args...)...)
 	cmd.Stdin = strings.NewReader(strings.Repeat("y\n", 10))
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "LANG=C.UTF-8")
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		v.t.Fatalf("vdirsyncer %v: %v\n%s", args, err, out)
-	}
-	if strings.Contains(string(out), "error:") {
-		v.t.Fatalf("vdirsyncer %v reported errors:\n%s", args, out)
-	}
+	return string(out), err == nil && !strings.Contains(string(out), "error:")
 }
 
 // cards reads the synced collection: UID -> file content. Two files with

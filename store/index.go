@@ -288,29 +288,38 @@ func sourcesOf(items []Item) []string {
 
 func resummarise(recs, sums *bolt.Bucket) error {
 	return recs.ForEach(func(k, v []byte) error {
-		r, err := decodeRecord(v)
+		_, it, err := summarise(k, v, nil)
 		if err != nil {
-			return fmt.Errorf("store: item %s: %w", k, err)
-		}
-		var it Item
-		switch r.kind {
-		case KindContact, KindListGroup:
-			if it, err = listItem(string(k), r); err != nil {
-				return err
-			}
-		default:
-			_, e, g, err := loadRecord(k, v)
-			if err != nil {
-				return err
-			}
-			if e != nil {
-				it = personItem(string(k), r.rev, r.hash, e)
-			} else {
-				it = groupItem(string(k), r.rev, r.hash, g)
-			}
+			return err
 		}
 		return sums.Put(k, encodeSummary(&it))
 	})
+}
+
+// summarise reads a stored record and the index item it summarises. With
+// rehash, directory cards get the hash it gives their entry (the served
+// bytes' inputs changed); shared-list cards keep theirs, since visibility
+// rules do not shape them.
+func summarise(k, v []byte, rehash func(e *directory.Entry, g *directory.GroupEntry) [16]byte) (record, Item, error) {
+	r, err := decodeRecord(v)
+	if err != nil {
+		return r, Item{}, fmt.Errorf("store: item %s: %w", k, err)
+	}
+	if r.kind == KindContact || r.kind == KindListGroup {
+		it, err := listItem(string(k), r)
+		return r, it, err
+	}
+	_, e, g, err := loadRecord(k, v)
+	if err != nil {
+		return r, Item{}, err
+	}
+	if rehash != nil {
+		r.hash = rehash(e, g)
+	}
+	if e != nil {
+		return r, personItem(string(k), r.rev, r.hash, e), nil
+	}
+	return r, groupItem(string(k), r.rev, r.hash, g), nil
 }
 
 // listItem summarises a shared-list card from its record; a contact's

@@ -526,22 +526,23 @@ func (s *Store) ListContacts(id string, fn func(Contact) bool) error {
 // Contact reads one contact of a list by its id.
 func (s *Store) Contact(list, id string) (Contact, error) {
 	it, ok := s.Index().Lookup(ListCardName(list, id))
-	if !ok || it.Kind != KindContact || it.Key != id {
+	if !ok || it.Key != id {
 		return Contact{}, ErrNotFound
 	}
-	var c Contact
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		c, err = readContact(tx.Bucket(bItems), it)
-		return err
-	})
-	return c, err
+	return s.contact(it)
 }
 
 // ContactCard reads the contact behind a card name.
 func (s *Store) ContactCard(name string) (Contact, error) {
 	it, ok := s.Index().Lookup(name)
-	if !ok || it.Kind != KindContact {
+	if !ok {
+		return Contact{}, ErrNotFound
+	}
+	return s.contact(it)
+}
+
+func (s *Store) contact(it *Item) (Contact, error) {
+	if it.Kind != KindContact {
 		return Contact{}, ErrNotFound
 	}
 	var c Contact

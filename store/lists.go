@@ -49,7 +49,8 @@ type Members struct {
 	Departments []string `json:"departments,omitempty"`
 }
 
-func (m Members) empty() bool { return len(m.Users)+len(m.Groups)+len(m.Departments) == 0 }
+// Empty reports whether m names nobody.
+func (m Members) Empty() bool { return len(m.Users)+len(m.Groups)+len(m.Departments) == 0 }
 
 // Audience is who receives a list: everyone, or the people, groups and
 // departments named, or managers, except those excluded.

@@ -158,9 +158,8 @@ func (s *Store) init(tx *bolt.Tx) error {
 }
 
 // refingerprint gives every card a new hash and revision after the served
-// bytes' inputs changed. Shared-list cards keep their hash (visibility
-// rules do not shape them) but get a new revision all the same, since the
-// rendering may have changed.
+// bytes' inputs changed. Shared-list cards keep their hash but get a new
+// revision all the same, since the rendering may have changed.
 func (s *Store) refingerprint(tx *bolt.Tx) error {
 	items := tx.Bucket(bItems)
 	type upd struct {
@@ -170,32 +169,18 @@ func (s *Store) refingerprint(tx *bolt.Tx) error {
 	}
 	var ups []upd
 	var buf hashBuf
+	rehash := func(e *directory.Entry, g *directory.GroupEntry) [16]byte {
+		if e != nil {
+			return hashPerson(&buf, s.opt.Fingerprint, e)
+		}
+		return hashGroup(&buf, s.opt.Fingerprint, g)
+	}
 	err := items.ForEach(func(k, v []byte) error {
-		r, err := decodeRecord(v)
+		r, it, err := summarise(k, v, rehash)
 		if err != nil {
-			return fmt.Errorf("store: item %s: %w", k, err)
+			return err
 		}
-		var it Item
-		h := r.hash
-		switch r.kind {
-		case KindContact, KindListGroup:
-			if it, err = listItem(string(k), r); err != nil {
-				return err
-			}
-		default:
-			_, e, g, err := loadRecord(k, v)
-			if err != nil {
-				return err
-			}
-			if e != nil {
-				h = hashPerson(&buf, s.opt.Fingerprint, e)
-				it = personItem(string(k), r.rev, h, e)
-			} else {
-				h = hashGroup(&buf, s.opt.Fingerprint, g)
-				it = groupItem(string(k), r.rev, h, g)
-			}
-		}
-		ups = append(ups, upd{append([]byte(nil), k...), encodeRecord(r.rev, h, r.kind, r.data), it})
+		ups = append(ups, upd{append([]byte(nil), k...), encodeRecord(r.rev, r.hash, r.kind, r.data), it})
 		return nil
 	})
 	if err != nil || len(ups) == 0 {

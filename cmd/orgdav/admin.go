@@ -42,6 +42,36 @@ func adminClient(cfg *config.Config, withSources bool) (cl *api.Client, done fun
 	return api.InProcess(a.Local()), func() { closeSources(); st.Close() }, nil
 }
 
+// connect parses a command's flags and arguments (in any order), loads
+// the config and reaches the admin API; done releases what it opened.
+func (c *common) connect(fs *flag.FlagSet, args []string, withSources bool) (cl *api.Client, pos []string, done func(), err error) {
+	if pos, err = parseInterleaved(fs, args); err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cl, done, err = adminClient(cfg, withSources)
+	return cl, pos, done, err
+}
+
+// parseInterleaved parses flags that may come before, between and after
+// the positional arguments, which it returns.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 // syncCmd runs one source or all now, through the running server when
 // there is one, else directly on the data directory.
 func syncCmd(args []string) error {
@@ -49,19 +79,16 @@ func syncCmd(args []string) error {
 	var c common
 	c.register(fs)
 	confirm := fs.Bool("confirm", false, "apply runs that would otherwise be held (mass removal, no people)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	cl, done, err := adminClient(cfg, true)
+	cl, pos, done, err := c.connect(fs, args, true)
 	if err != nil {
 		return err
 	}
 	defer done()
-	runs, err := cl.Sync(fs.Arg(0), *confirm)
+	source := ""
+	if len(pos) > 0 {
+		source = pos[0]
+	}
+	runs, err := cl.Sync(source, *confirm)
 	if err != nil {
 		return err
 	}
@@ -81,14 +108,7 @@ func logsCmd(args []string) error {
 	c.register(fs)
 	n := fs.Int("n", 20, "how many runs")
 	source := fs.String("source", "", "only this source")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	cl, done, err := adminClient(cfg, false)
+	cl, _, done, err := c.connect(fs, args, false)
 	if err != nil {
 		return err
 	}
@@ -107,14 +127,7 @@ func auditCmd(args []string) error {
 	var c common
 	c.register(fs)
 	n := fs.Int("n", 50, "how many entries")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	cl, done, err := adminClient(cfg, false)
+	cl, _, done, err := c.connect(fs, args, false)
 	if err != nil {
 		return err
 	}

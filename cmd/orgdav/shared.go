@@ -49,15 +49,7 @@ func sharedCmd(args []string) error {
 	version := fs.String("version", "3.0", "export: vCard version, 3.0 or 4.0")
 	flavor := fs.String("flavor", "outlook", "export: CSV columns, outlook or google")
 	out := fs.String("o", "", "export: write to this file instead of standard output")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	cl, done, err := adminClient(cfg, false)
+	cl, pos, done, err := c.connect(fs, args, false)
 	if err != nil {
 		return err
 	}
@@ -155,22 +147,6 @@ func sharedCmd(args []string) error {
 	return nil
 }
 
-// parseInterleaved parses flags that may come before, between and after
-// the positional arguments, which it returns.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 // findList accepts a list's id or its name (any case).
 func findList(cl *api.Client, s string) (string, error) {
 	var lists []api.ListView
@@ -243,7 +219,7 @@ func (lf *listFlags) body(fs *flag.FlagSet) *api.ListBody {
 		if set[f] {
 			b.Audience = &api.AudienceBody{Everyone: *lf.everyone, Managers: *lf.managers,
 				MembersBody: api.MembersBody{Users: split(*lf.users), Groups: split(*lf.groups), Departments: split(*lf.departments)},
-				Except:      api.MembersBody{Users: split(*lf.exceptUsers), Groups: split(*lf.exceptGroups), Departments: split(*lf.exceptDepartments)}}
+				Except:      &api.MembersBody{Users: split(*lf.exceptUsers), Groups: split(*lf.exceptGroups), Departments: split(*lf.exceptDepartments)}}
 			break
 		}
 	}
@@ -265,10 +241,13 @@ func describeAudience(l *api.ListView) string {
 	if a.Managers {
 		parts = append(parts, "managers")
 	}
-	if s := describeNames(a.NamesView, l.Groups); s != "-" {
+	if s := describeNames(a.MembersBody, l.Groups); s != "-" {
 		parts = append(parts, s)
 	}
-	if s := describeNames(a.Except, l.Groups); s != "-" {
+	if a.Except == nil {
+		a.Except = &api.MembersBody{}
+	}
+	if s := describeNames(*a.Except, l.Groups); s != "-" {
 		parts = append(parts, "except "+s)
 	}
 	if l.Live != nil {
@@ -280,7 +259,7 @@ func describeAudience(l *api.ListView) string {
 	return strings.Join(parts, "; ")
 }
 
-func describeNames(n api.NamesView, groups []api.GroupName) string {
+func describeNames(n api.MembersBody, groups []api.GroupName) string {
 	var parts []string
 	parts = append(parts, n.Users...)
 	for _, g := range n.Groups {
