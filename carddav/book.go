@@ -23,6 +23,7 @@ type viewer struct {
 	view directory.View
 	fp   string
 	ix   *store.Index
+	rd   *store.Reader // the request's reads of cards; closed when it ends
 }
 
 // member is one card in a listing or delta; href = book href + seg + suffix.

@@ -127,11 +127,25 @@ func (b *companyBook) get(seg string, v4 bool) ([]byte, string, error) {
 		return nil, "", store.ErrNotFound
 	}
 	mask := b.mask(it)
-	data, err := b.s.render(it, mask, v4)
+	data, err := b.s.render(b.v.rd, it, mask, v4)
 	if err != nil {
 		return nil, "", err
 	}
 	return data, string(appendETag(nil, it, mask)), nil
+}
+
+// getXML is get escaped for a multistatus, from the render cache.
+func (b *companyBook) getXML(seg string, v4 bool) ([]byte, int, string, error) {
+	it, ok := b.item(seg)
+	if !ok {
+		return nil, 0, "", store.ErrNotFound
+	}
+	mask := b.mask(it)
+	data, n, err := b.s.renderXML(b.v.rd, it, mask, v4)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	return data, n, string(appendETag(nil, it, mask)), nil
 }
 
 func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, bool, error) {

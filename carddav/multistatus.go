@@ -157,6 +157,24 @@ func escapeTo(w *bufio.Writer, s string) {
 // stored card or a request path holds, the response stays well-formed.
 // This is the hot path of every listing: one table look-up per byte.
 func escapeBytesTo(w *bufio.Writer, b []byte) {
+	xmlSpans(b, func(plain []byte, esc string) {
+		w.Write(plain)
+		w.WriteString(esc)
+	})
+}
+
+// appendXML appends b escaped as escapeBytesTo writes it.
+func appendXML(dst, b []byte) []byte {
+	xmlSpans(b, func(plain []byte, esc string) {
+		dst = append(dst, plain...)
+		dst = append(dst, esc...)
+	})
+	return dst
+}
+
+// xmlSpans splits b into runs that go out as they are, each followed by
+// the text that replaces the byte or character after it ("" at the end).
+func xmlSpans(b []byte, fn func(plain []byte, esc string)) {
 	last := 0
 	for i := 0; i < len(b); {
 		class := escapeClass[b[i]]
@@ -176,12 +194,11 @@ func escapeBytesTo(w *bufio.Writer, b []byte) {
 			}
 			size = n
 		}
-		w.Write(b[last:i])
-		w.WriteString(esc)
+		fn(b[last:i], esc)
 		i += size
 		last = i
 	}
-	w.Write(b[last:])
+	fn(b[last:], "")
 }
 
 // What escapeBytesTo does with a byte.

@@ -55,10 +55,25 @@ func (p *cardPlan) any200() bool { return p.etag || p.ctype || p.rtype || p.data
 
 // writeMember writes one card's response. Card bytes are fetched only when
 // the request asks for address-data or a length.
+// xmlBook is a book that can give its cards already escaped for a
+// multistatus (the Company book, from its render cache).
+type xmlBook interface {
+	getXML(seg string, v4 bool) (xml []byte, rawLen int, etag string, err error)
+}
+
 func (s *Server) writeMember(m ms, b book, bookHref string, mem member, p *cardPlan) {
-	var data []byte
+	var data, escaped []byte
+	length := 0
 	if p.data || p.length {
-		d, etag, err := b.get(mem.path(), p.v4)
+		var d []byte
+		var etag string
+		var err error
+		if xb, ok := b.(xmlBook); ok {
+			escaped, length, etag, err = xb.getXML(mem.path(), p.v4)
+		} else {
+			d, etag, err = b.get(mem.path(), p.v4)
+			length = len(d)
+		}
 		if err != nil {
 			m.w.WriteString("<D:response><D:href>")
 			writeHref(m.w, bookHref, mem)
@@ -92,11 +107,15 @@ func (s *Server) writeMember(m ms, b book, bookHref string, mem member, p *cardP
 			m.w.WriteString("<D:resourcetype/>")
 		}
 		if p.length {
-			m.w.WriteString("<D:getcontentlength>" + strconv.Itoa(len(data)) + "</D:getcontentlength>")
+			m.w.WriteString("<D:getcontentlength>" + strconv.Itoa(length) + "</D:getcontentlength>")
 		}
 		if p.data {
 			m.w.WriteString("<C:address-data>")
-			escapeBytesTo(m.w, data)
+			if escaped != nil {
+				m.w.Write(escaped)
+			} else {
+				escapeBytesTo(m.w, data)
+			}
 			m.w.WriteString("</C:address-data>")
 		}
 		m.w.WriteString("</D:prop><D:status>" + status200 + "</D:status></D:propstat>")

@@ -186,6 +186,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, info *reqInfo) {
 		http.Error(w, "Your account is not in the published directory.", http.StatusForbidden)
 		return
 	}
+	defer v.rd.Close()
+	w = &releasingWriter{ResponseWriter: w, rd: v.rd}
 	if rt.user != "" && !strings.EqualFold(rt.user, v.user) {
 		http.Error(w, "Not found.", http.StatusNotFound)
 		return
@@ -238,7 +240,7 @@ func (s *Server) viewerFor(user string) *viewer {
 		return nil
 	}
 	lists, edits := ix.ListsFor(it)
-	v := &viewer{user: it.Username, item: it, ix: ix,
+	v := &viewer{user: it.Username, item: it, ix: ix, rd: s.store.NewReader(),
 		view: directory.View{Department: it.Dept, Groups: it.Groups, IsManager: it.Manager, Lists: lists, Edits: edits}}
 	v.fp = v.view.Fingerprint()
 	if _, known := s.views.Load(v.fp); !known {
@@ -347,3 +349,18 @@ func readBodyError(w http.ResponseWriter, err error) {
 		http.Error(w, "Bad request: "+err.Error(), http.StatusBadRequest)
 	}
 }
+
+// releasingWriter ends the request's read transaction before each write
+// to the client: a slow client never holds one open (which would keep a
+// growing database from being remapped) while its answer waits.
+type releasingWriter struct {
+	http.ResponseWriter
+	rd *store.Reader
+}
+
+func (w *releasingWriter) Write(b []byte) (int, error) {
+	w.rd.Close()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *releasingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

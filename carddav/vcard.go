@@ -13,8 +13,9 @@ const prodID = "-//orgdav//orgdav//EN"
 // cardWriter builds a vCard with fixed property order, escaping per value
 // type and 75-octet folding, so the same input always yields the same bytes.
 type cardWriter struct {
-	b  []byte
-	v4 bool
+	b       []byte
+	v4      bool
+	scratch []byte // a long line while it is folded
 }
 
 func (w *cardWriter) begin() {
@@ -31,12 +32,24 @@ func (w *cardWriter) end() { w.b = append(w.b, "END:VCARD\r\n"...) }
 
 // raw writes one content line whose value is already encoded, folding it.
 func (w *cardWriter) raw(name, params, value string) {
+	start := w.open(name, params)
+	w.b = append(w.b, value...)
+	w.close(start)
+}
+
+// open starts a content line; close folds and ends it. Values are
+// appended in between, escaped in place, so a card costs no allocation
+// per property.
+func (w *cardWriter) open(name, params string) int {
 	start := len(w.b)
 	w.b = append(w.b, name...)
 	w.b = append(w.b, params...)
 	w.b = append(w.b, ':')
-	w.b = append(w.b, value...)
-	w.b = foldFrom(w.b, start)
+	return start
+}
+
+func (w *cardWriter) close(start int) {
+	w.b = w.fold(w.b, start)
 	w.b = append(w.b, "\r\n"...)
 }
 
@@ -44,25 +57,35 @@ func (w *cardWriter) raw(name, params, value string) {
 func (w *cardWriter) line(l string) {
 	start := len(w.b)
 	w.b = append(w.b, l...)
-	w.b = foldFrom(w.b, start)
-	w.b = append(w.b, "\r\n"...)
+	w.close(start)
 }
 
 func (w *cardWriter) text(name, params, value string) {
-	w.raw(name, params, escapeText(value))
+	start := w.open(name, params)
+	w.b = appendEscaped(w.b, value)
+	w.close(start)
 }
 
 // structured writes a property whose value is a ;-separated list of text
 // components (N, ADR, ORG).
 func (w *cardWriter) structured(name, params string, parts ...string) {
-	var sb strings.Builder
+	start := w.open(name, params)
 	for i, p := range parts {
 		if i > 0 {
-			sb.WriteByte(';')
+			w.b = append(w.b, ';')
 		}
-		sb.WriteString(escapeText(p))
+		w.b = appendEscaped(w.b, p)
 	}
-	w.raw(name, params, sb.String())
+	w.close(start)
+}
+
+// fold is foldFrom with the writer's scratch buffer.
+func (w *cardWriter) fold(b []byte, start int) []byte {
+	if len(b)-start <= 75 {
+		return b
+	}
+	w.scratch = append(w.scratch[:0], b[start:]...)
+	return foldInto(b[:start], w.scratch)
 }
 
 // foldFrom folds the line that starts at b[start:]: no physical line
@@ -71,8 +94,11 @@ func foldFrom(b []byte, start int) []byte {
 	if len(b)-start <= 75 {
 		return b
 	}
-	line := append([]byte(nil), b[start:]...)
-	b = b[:start]
+	return foldInto(b[:start], append([]byte(nil), b[start:]...))
+}
+
+// foldInto appends line to b, folded.
+func foldInto(b, line []byte) []byte {
 	limit := 75
 	for len(line) > limit {
 		cut := limit
@@ -87,21 +113,66 @@ func foldFrom(b []byte, start int) []byte {
 	return append(b, line...)
 }
 
-var textEscaper = strings.NewReplacer(`\`, `\\`, "\r\n", `\n`, "\n", `\n`, "\r", `\n`, ",", `\,`, ";", `\;`)
-
 // escapeText escapes a TEXT value (RFC 6350 3.4, RFC 2426 4).
 func escapeText(s string) string {
 	if !strings.ContainsAny(s, "\\\r\n,;") {
 		return s
 	}
-	return textEscaper.Replace(s)
+	return string(appendEscaped(nil, s))
+}
+
+// appendEscaped appends s escaped as a TEXT value: backslash, comma and
+// semicolon get a backslash; a line break (CRLF, LF or CR) becomes \n.
+func appendEscaped(dst []byte, s string) []byte {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		var rep string
+		switch s[i] {
+		case '\\':
+			rep = `\\`
+		case ',':
+			rep = `\,`
+		case ';':
+			rep = `\;`
+		case '\n':
+			rep = `\n`
+		case '\r':
+			rep = `\n`
+			if i+1 < len(s) && s[i+1] == '\n' {
+				dst = append(dst, s[last:i]...)
+				dst = append(dst, rep...)
+				i++
+				last = i + 1
+				continue
+			}
+		default:
+			continue
+		}
+		dst = append(dst, s[last:i]...)
+		dst = append(dst, rep...)
+		last = i + 1
+	}
+	return append(dst, s[last:]...)
 }
 
 // renderPerson renders a person card with only the fields in mask.
 func renderPerson(e *directory.Entry, mask directory.FieldSet, v4 bool) []byte {
+	return renderPersonAs(directory.CardUID(e.Key), e, mask, v4)
+}
+
+// renderPersonAs renders a person card whose UID (its card name) is
+// known: deriving it costs a SHA-1 a card.
+func renderPersonAs(uid string, e *directory.Entry, mask directory.FieldSet, v4 bool) []byte {
 	w := &cardWriter{v4: v4, b: make([]byte, 0, 512+len(e.Photo)*4/3)}
+	w.person(uid, e, mask)
+	return w.b
+}
+
+// person appends a person card to the writer's buffer.
+func (w *cardWriter) person(uid string, e *directory.Entry, mask directory.FieldSet) {
+	v4 := w.v4
 	w.begin()
-	w.raw("UID", "", directory.CardUID(e.Key))
+	w.raw("UID", "", uid)
 	w.text("FN", "", e.DisplayName)
 	w.structured("N", "", e.FamilyName, e.GivenName, "", "", "")
 	if v4 {
@@ -200,15 +271,17 @@ func renderPerson(e *directory.Entry, mask directory.FieldSet, v4 bool) []byte {
 		w.text("NOTE", "", e.Notes)
 	}
 	if mask.Has(directory.FieldPhoto) && len(e.Photo) > 0 {
-		b64 := base64.StdEncoding.EncodeToString(e.Photo)
+		var start int
 		if v4 {
-			w.raw("PHOTO", "", "data:image/jpeg;base64,"+b64)
+			start = w.open("PHOTO", "")
+			w.b = append(w.b, "data:image/jpeg;base64,"...)
 		} else {
-			w.raw("PHOTO", ";ENCODING=b;TYPE=JPEG", b64)
+			start = w.open("PHOTO", ";ENCODING=b;TYPE=JPEG")
 		}
+		w.b = base64.StdEncoding.AppendEncode(w.b, e.Photo)
+		w.close(start)
 	}
 	w.end()
-	return w.b
 }
 
 // writeBirthday writes BDAY; a year-less date uses Apple's 1604 convention

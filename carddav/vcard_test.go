@@ -226,3 +226,17 @@ func TestConversionKeepsALineItCannotParse(t *testing.T) {
 		t.Fatalf("4.0 of a card with an unclosed quoted parameter:\n%s", v4)
 	}
 }
+
+// appendEscaped escapes as the standard library's replacer of the same
+// pairs does (the oracle it replaced, for speed).
+func FuzzAppendEscapedMatchesTheReplacer(f *testing.F) {
+	oracle := strings.NewReplacer(`\`, `\\`, "\r\n", `\n`, "\n", `\n`, "\r", `\n`, ",", `\,`, ";", `\;`)
+	for _, s := range []string{"", "plain", "a,b;c\\d", "line\r\nbreak\nand\rmore\r", "\r\r\n\n", "é,\r"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(appendEscaped(nil, s)), oracle.Replace(s); got != want {
+			t.Fatalf("%q: %q, want %q", s, got, want)
+		}
+	})
+}

@@ -10,7 +10,7 @@ import (
 )
 
 // hashBuf feeds a canonical, length-prefixed encoding of an entry into
-// SHA-256. Diffing a 100,000-person snapshot hashes every entry, so this
+// SHA-256 or, without a hash, into its buffer: the stored record. Diffing a 100,000-person snapshot hashes every entry, so this
 // avoids JSON: small fields are gathered in a buffer and written at once,
 // large ones (photos) are written without a copy.
 // TestEntryHashCoversEveryField keeps the encoding complete.
@@ -28,7 +28,7 @@ func (h *hashBuf) str(s string) { h.bytes(unsafe.Slice(unsafe.StringData(s), len
 
 func (h *hashBuf) bytes(p []byte) {
 	h.n(len(p))
-	if len(p) < hashDirect {
+	if len(p) < hashDirect || h.h == nil { // no hash: the encoding is the record
 		h.b = append(h.b, p...)
 		return
 	}

@@ -116,6 +116,10 @@ func Open(path string, opt Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.recode(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.rebuildIndex(); err != nil {
 		db.Close()
 		return nil, err
@@ -255,9 +259,9 @@ type desired struct {
 
 func (d desired) encode() ([]byte, error) {
 	if d.kind == KindPerson {
-		return json.Marshal(d.person)
+		return appendPerson(nil, d.person), nil
 	}
-	return json.Marshal(d.group)
+	return appendGroup(nil, d.group), nil
 }
 
 // Apply makes the store hold exactly pub's people and groups for pub.Source,
@@ -616,26 +620,28 @@ func (s *Store) Changes(since uint64, fn func(Change) bool) error {
 
 // Person reads the full entry behind a person card.
 func (s *Store) Person(name string) (*directory.Entry, error) {
-	var e directory.Entry
-	if err := s.readItem(name, KindPerson, &e); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	var e *directory.Entry
+	err := s.readItem(name, KindPerson, func(data []byte) (err error) {
+		e, err = decodePerson(data)
+		return err
+	})
+	return e, err
 }
 
 // Group reads the full entry behind a group card.
 func (s *Store) Group(name string) (*directory.GroupEntry, error) {
-	var g directory.GroupEntry
-	if err := s.readItem(name, KindGroup, &g); err != nil {
-		return nil, err
-	}
-	return &g, nil
+	var g *directory.GroupEntry
+	err := s.readItem(name, KindGroup, func(data []byte) (err error) {
+		g, err = decodeGroup(data)
+		return err
+	})
+	return g, err
 }
 
 // ErrNotFound is returned for a card that does not exist.
 var ErrNotFound = errors.New("not found")
 
-func (s *Store) readItem(name string, kind Kind, into any) error {
+func (s *Store) readItem(name string, kind Kind, decode func([]byte) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bItems).Get([]byte(name))
 		if v == nil {
@@ -648,7 +654,10 @@ func (s *Store) readItem(name string, kind Kind, into any) error {
 		if r.kind != kind {
 			return ErrNotFound
 		}
-		return json.Unmarshal(r.data, into)
+		if err := decode(r.data); err != nil {
+			return fmt.Errorf("store: item %s: %w", name, err)
+		}
+		return nil
 	})
 }
 
@@ -729,17 +738,17 @@ func loadRecord(k, v []byte) (record, *directory.Entry, *directory.GroupEntry, e
 	}
 	switch r.kind {
 	case KindPerson:
-		var e directory.Entry
-		if err := json.Unmarshal(r.data, &e); err != nil {
+		e, err := decodePerson(r.data)
+		if err != nil {
 			return r, nil, nil, fmt.Errorf("store: item %s: %w", k, err)
 		}
-		return r, &e, nil, nil
+		return r, e, nil, nil
 	case KindGroup:
-		var g directory.GroupEntry
-		if err := json.Unmarshal(r.data, &g); err != nil {
+		g, err := decodeGroup(r.data)
+		if err != nil {
 			return r, nil, nil, fmt.Errorf("store: item %s: %w", k, err)
 		}
-		return r, nil, &g, nil
+		return r, nil, g, nil
 	}
 	return r, nil, nil, fmt.Errorf("store: item %s: unknown kind %q", k, r.kind)
 }

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"github.com/orgdav/orgdav/directory"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Reader reads the cards a request needs in one read transaction, not
+// one per card: a full download reads thousands, and a transaction costs
+// more than a card's read. It starts the transaction at the first read
+// and renews it now and then, so a long answer never pins old pages for
+// long. Not safe for concurrent use; Close ends it.
+type Reader struct {
+	s  *Store
+	tx *bolt.Tx
+	n  int
+}
+
+// readerRenew is how many reads a Reader's transaction serves.
+const readerRenew = 1000
+
+// NewReader returns a reader; it holds nothing until it reads.
+func (s *Store) NewReader() *Reader { return &Reader{s: s} }
+
+// Close ends the reader's transaction.
+func (r *Reader) Close() {
+	if r != nil && r.tx != nil {
+		r.tx.Rollback()
+		r.tx = nil
+	}
+}
+
+func (r *Reader) record(name string, kind Kind) ([]byte, error) {
+	if r.tx != nil && r.n >= readerRenew {
+		r.Close()
+	}
+	if r.tx == nil {
+		tx, err := r.s.db.Begin(false)
+		if err != nil {
+			return nil, err
+		}
+		r.tx, r.n = tx, 0
+	}
+	r.n++
+	v := r.tx.Bucket(bItems).Get([]byte(name))
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	rec, err := decodeRecord(v)
+	if err != nil || rec.kind != kind {
+		return nil, ErrNotFound
+	}
+	return rec.data, nil
+}
+
+// Person reads the full entry behind a person card.
+func (r *Reader) Person(name string) (*directory.Entry, error) {
+	if r == nil {
+		return nil, ErrNotFound
+	}
+	data, err := r.record(name, KindPerson)
+	if err != nil {
+		return nil, err
+	}
+	// decodePerson copies what it keeps: nothing points into the
+	// transaction's pages once it ends.
+	return decodePerson(data)
+}
+
+// WithPerson decodes the entry behind a person card and passes it to fn
+// without copying it out of the database: fn must not keep the entry or
+// anything in it once it returns. Rendering a card this way saves the
+// copy of every record a full download reads.
+func (r *Reader) WithPerson(name string, fn func(*directory.Entry)) error {
+	if r == nil {
+		return ErrNotFound
+	}
+	data, err := r.record(name, KindPerson)
+	if err != nil {
+		return err
+	}
+	e, err := decodePersonIn(data)
+	if err != nil {
+		return err
+	}
+	fn(e)
+	return nil
+}
