@@ -31,6 +31,7 @@ type member struct {
 	seg, suffix string
 	etag        []byte // unquoted, valid only during the callback
 	deleted     bool
+	plain       bool // seg needs no escaping in an href: a card name
 }
 
 // path is the member's href segment, as find and get take it.

@@ -80,7 +80,7 @@ func (b *companyBook) list(fn func(member) bool) {
 			return true
 		}
 		buf = appendETag(buf[:0], it, b.mask(it))
-		return fn(member{seg: it.Name, suffix: ".vcf", etag: buf})
+		return fn(member{seg: it.Name, suffix: ".vcf", etag: buf, plain: true})
 	}
 	items := b.v.ix.Items
 	for i := range items {
@@ -197,7 +197,7 @@ func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, boo
 				continue
 			}
 			buf = appendETag(buf[:0], it, b.mask(it))
-			fn(member{seg: it.Name, suffix: ".vcf", etag: buf})
+			fn(member{seg: it.Name, suffix: ".vcf", etag: buf, plain: true})
 		}
 		if limit > 0 {
 			limit -= len(affected)
@@ -235,7 +235,7 @@ func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, boo
 		switch {
 		case exists && shows(&b.v.view, it):
 			buf = appendETag(buf[:0], it, b.mask(it))
-			fn(member{seg: it.Name, suffix: ".vcf", etag: buf})
+			fn(member{seg: it.Name, suffix: ".vcf", etag: buf, plain: true})
 		default:
 			fn(member{seg: c.Name, suffix: ".vcf", deleted: true})
 		}
@@ -282,7 +282,7 @@ func (b *companyBook) initial(limit int, fn func(member)) (string, bool, error) 
 		n++
 		last = c.Rev
 		buf = appendETag(buf[:0], it, b.mask(it))
-		fn(member{seg: it.Name, suffix: ".vcf", etag: buf})
+		fn(member{seg: it.Name, suffix: ".vcf", etag: buf, plain: true})
 		return true
 	})
 	if err != nil {

@@ -157,24 +157,14 @@ func escapeTo(w *bufio.Writer, s string) {
 // stored card or a request path holds, the response stays well-formed.
 // This is the hot path of every listing: one table look-up per byte.
 func escapeBytesTo(w *bufio.Writer, b []byte) {
-	xmlSpans(b, func(plain []byte, esc string) {
-		w.Write(plain)
-		w.WriteString(esc)
-	})
+	// Escaped into the writer's free space: no copy unless it is full.
+	w.Write(appendXML(w.AvailableBuffer(), b))
 }
 
-// appendXML appends b escaped as escapeBytesTo writes it.
+// appendXML appends b escaped as escapeBytesTo writes it. Every card a
+// report sends once passes here, so the usual bytes (printable ASCII) are
+// skipped in a tight loop and copied in runs.
 func appendXML(dst, b []byte) []byte {
-	xmlSpans(b, func(plain []byte, esc string) {
-		dst = append(dst, plain...)
-		dst = append(dst, esc...)
-	})
-	return dst
-}
-
-// xmlSpans splits b into runs that go out as they are, each followed by
-// the text that replaces the byte or character after it ("" at the end).
-func xmlSpans(b []byte, fn func(plain []byte, esc string)) {
 	last := 0
 	for i := 0; i < len(b); {
 		class := escapeClass[b[i]]
@@ -194,11 +184,12 @@ func xmlSpans(b []byte, fn func(plain []byte, esc string)) {
 			}
 			size = n
 		}
-		fn(b[last:i], esc)
+		dst = append(dst, b[last:i]...)
+		dst = append(dst, esc...)
 		i += size
 		last = i
 	}
-	fn(b[last:], "")
+	return append(dst, b[last:]...)
 }
 
 // What escapeBytesTo does with a byte.

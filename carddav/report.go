@@ -126,7 +126,7 @@ func (s *Server) writeMember(m ms, b book, bookHref string, mem member, p *cardP
 
 func writeHref(w *bufio.Writer, bookHref string, mem member) {
 	w.WriteString(bookHref)
-	if needsPathEscape(mem.seg) {
+	if !mem.plain && needsPathEscape(mem.seg) {
 		escapeTo(w, url.PathEscape(mem.seg))
 	} else {
 		w.WriteString(mem.seg)
@@ -267,6 +267,12 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, v *viewe
 // memberSeg returns the card segment an href names when the card is a
 // direct child of the book; clients send absolute paths or full URLs.
 func memberSeg(href, bookHref string) (string, bool) {
+	// The usual href is the book's path and a plain name: no parsing.
+	if strings.IndexAny(href, "%?#") < 0 {
+		if seg, ok := strings.CutPrefix(href, bookHref); ok && seg != "" && !strings.Contains(seg, "/") {
+			return seg, true
+		}
+	}
 	u, err := url.Parse(href)
 	if err != nil {
 		return "", false

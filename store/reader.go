@@ -11,9 +11,10 @@ import (
 // and renews it now and then, so a long answer never pins old pages for
 // long. Not safe for concurrent use; Close ends it.
 type Reader struct {
-	s  *Store
-	tx *bolt.Tx
-	n  int
+	s     *Store
+	tx    *bolt.Tx
+	items *bolt.Bucket
+	n     int
 }
 
 // readerRenew is how many reads a Reader's transaction serves.
@@ -26,7 +27,7 @@ func (s *Store) NewReader() *Reader { return &Reader{s: s} }
 func (r *Reader) Close() {
 	if r != nil && r.tx != nil {
 		r.tx.Rollback()
-		r.tx = nil
+		r.tx, r.items = nil, nil
 	}
 }
 
@@ -39,10 +40,10 @@ func (r *Reader) record(name string, kind Kind) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.tx, r.n = tx, 0
+		r.tx, r.items, r.n = tx, tx.Bucket(bItems), 0
 	}
 	r.n++
-	v := r.tx.Bucket(bItems).Get([]byte(name))
+	v := r.items.Get([]byte(name))
 	if v == nil {
 		return nil, ErrNotFound
 	}
