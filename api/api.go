@@ -139,10 +139,7 @@ func (a *API) HTTP() http.Handler {
 			return
 		}
 		it, ok := a.opt.Store.Index().User(user)
-		_, pattern := a.mux.Handler(r)
-		named, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, Prefix+"users/"), "/")
-		self := a.self[pattern] && ok && strings.EqualFold(named, it.Username)
-		if !ok || !a.opt.Admins.Is(it) && !self {
+		if !ok || !a.opt.Admins.Is(it) && !a.ownRoute(r, it.Username) {
 			a.count("login", http.StatusForbidden)
 			writeJSON(w, http.StatusForbidden, &Error{Status: http.StatusForbidden,
 				Message: "user " + strconv.Quote(user) + " does not hold the admin role (config: admins)"})
@@ -150,6 +147,16 @@ func (a *API) HTTP() http.Handler {
 		}
 		a.serve(w, r.WithContext(context.WithValue(r.Context(), whoKey{}, user)))
 	})
+}
+
+// ownRoute reports whether r is a route a user may call for themselves
+// and names them.
+func (a *API) ownRoute(r *http.Request, username string) bool {
+	if _, pattern := a.mux.Handler(r); !a.self[pattern] {
+		return false
+	}
+	named, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, Prefix+"users/"), "/")
+	return strings.EqualFold(named, username)
 }
 
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {

@@ -153,8 +153,9 @@ func contactCondition(r *http.Request) (store.Conditions, error) {
 	if h == "" || h == "*" {
 		return store.Conditions{}, nil
 	}
-	want, ok := strings.CutPrefix(h, `"`)
-	if want, ok = strings.CutSuffix(want, `"`); !ok || want == "" || strings.ContainsAny(want, `", `) {
+	want, opened := strings.CutPrefix(h, `"`)
+	want, closed := strings.CutSuffix(want, `"`)
+	if !opened || !closed || want == "" || strings.ContainsAny(want, `", `) {
 		return store.Conditions{}, badField("If-Match", "want the contact's ETag, quoted as the ETag header gives it")
 	}
 	return store.Conditions{Allow: func(exists bool, etag string) bool { return exists && etag == want }}, nil

@@ -92,7 +92,7 @@ func (a *API) mountImports() {
 			return nil, err
 		}
 		var existing []existingContact
-		cards, err := a.personalCards(user)
+		cards, err := a.opt.Store.PersonalCards(user)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +128,7 @@ func (a *API) mountImports() {
 		user, err := a.personalUser(r)
 		if err == nil {
 			var cards []store.PersonalCard
-			if cards, err = a.personalCards(user); err == nil {
+			if cards, err = a.opt.Store.PersonalCards(user); err == nil {
 				var out []vcard.Card
 				for _, pc := range cards {
 					if entries, perr := contactfile.ParseVCard(pc.Data); perr == nil && len(entries) == 1 && entries[0].Card != nil {
@@ -153,24 +153,6 @@ func (a *API) personalUser(r *http.Request) (string, error) {
 	return it.Username, nil
 }
 
-func (a *API) personalCards(user string) ([]store.PersonalCard, error) {
-	var names []string
-	if err := a.opt.Store.PersonalList(user, func(c store.PersonalCard) bool {
-		names = append(names, c.Name)
-		return true
-	}); err != nil {
-		return nil, err
-	}
-	out := make([]store.PersonalCard, 0, len(names))
-	for _, n := range names {
-		c, err := a.opt.Store.PersonalGet(user, n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
 
 // exportCard is a list contact as a file carries it; a contact that refers
 // to a directory person carries the name only, since what else of them a

@@ -34,7 +34,7 @@ func (a *API) mountLists() {
 		res := a.resolver()
 		out := []ListView{}
 		for _, l := range sortedLists(ix) {
-			out = append(out, res.view(l, false))
+			out = append(out, res.view(l, nil))
 		}
 		return out, nil
 	}))
@@ -56,7 +56,8 @@ func (a *API) mountLists() {
 		a.audit(r, store.AuditEntry{Action: "create list", Target: listTarget(l), Note: string(l.State)})
 		w.Header().Set("ETag", versionTag(l.Version))
 		w.Header().Set("Location", Prefix+"lists/"+l.ID)
-		return a.resolver().view(l, true), nil
+		n := a.receivers(l.ID)
+		return a.resolver().view(l, &n), nil
 	}))
 	a.route("GET "+Prefix+"lists/{id}", a.handleW(func(w http.ResponseWriter, r *http.Request) (any, error) {
 		l, err := a.list(r)
@@ -64,7 +65,8 @@ func (a *API) mountLists() {
 			return nil, err
 		}
 		w.Header().Set("ETag", versionTag(l.Version))
-		return a.resolver().view(l, true), nil
+		n := a.receivers(l.ID)
+		return a.resolver().view(l, &n), nil
 	}))
 	a.route("PATCH "+Prefix+"lists/{id}", a.handleW(func(w http.ResponseWriter, r *http.Request) (any, error) {
 		l, version, err := a.listToChange(r)
@@ -80,10 +82,11 @@ func (a *API) mountLists() {
 		if err != nil {
 			return nil, listError(err)
 		}
-		a.audit(r, store.AuditEntry{Action: "change list", Target: listTarget(updated), Before: before, After: a.receivers(l.ID),
+		after := a.receivers(l.ID)
+		a.audit(r, store.AuditEntry{Action: "change list", Target: listTarget(updated), Before: before, After: after,
 			Note: "receivers before and after; " + body.changed()})
 		w.Header().Set("ETag", versionTag(updated.Version))
-		return a.resolver().view(updated, true), nil
+		return a.resolver().view(updated, &after), nil
 	}))
 	a.route("DELETE "+Prefix+"lists/{id}", a.handle(func(r *http.Request) (any, error) {
 		l, version, err := a.listToChange(r)
@@ -367,7 +370,8 @@ type PersonRef struct {
 	Key      string `json:"key"`
 }
 
-func (r *resolver) view(l *store.List, full bool) ListView {
+// view shows a list; receivers, when counted, is how many receive it.
+func (r *resolver) view(l *store.List, receivers *int) ListView {
 	v := ListView{ID: l.ID, Name: l.Name, Description: l.Description, State: string(l.State), Version: l.Version,
 		Created: l.Created, Updated: l.Updated, Contacts: len(r.ix.ListCards(l.ID))}
 	groups := map[string]bool{}
@@ -400,10 +404,7 @@ func (r *resolver) view(l *store.List, full bool) ListView {
 		}
 		slices.SortFunc(v.Groups, func(a, b GroupName) int { return strings.Compare(a.Key, b.Key) })
 	}
-	if full {
-		n := r.a.receivers(l.ID)
-		v.Receivers = &n
-	}
+	v.Receivers = receivers
 	return v
 }
 

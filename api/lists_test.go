@@ -200,8 +200,10 @@ func TestConcurrentEditsAreRefusedWithPreconditionFailed(t *testing.T) {
 	if status, b, _ := e.doH(t, "alice", "POST", "/api/v1/lists/"+l.ID+"/contacts", `{"vcard":"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:`+c.UID+`\r\nFN:Same UID\r\nEND:VCARD\r\n"}`); status != 409 || !strings.Contains(b, `"field":"vcard"`) {
 		t.Errorf("a second contact with the same UID: %d %s", status, b)
 	}
-	if status, _, _ := e.doH(t, "alice", "PUT", "/api/v1/lists/"+l.ID+"/contacts/"+c.ID, `{"fn":"X","emails":["a@acme.example"]}`, "If-Match", "not-quoted"); status != 400 {
-		t.Errorf("a malformed contact If-Match: %d", status)
+	for _, bad := range []string{"not-quoted", `half-quoted"`, `"`} {
+		if status, _, _ := e.doH(t, "alice", "PUT", "/api/v1/lists/"+l.ID+"/contacts/"+c.ID, `{"fn":"X","emails":["a@acme.example"]}`, "If-Match", bad); status != 400 {
+			t.Errorf("a malformed contact If-Match %s: %d", bad, status)
+		}
 	}
 	if status, b, _ := e.doH(t, "alice", "PUT", "/api/v1/lists/"+l.ID+"/contacts/"+c.ID, `{"fn":"Acme 2","emails":["a@acme.example"]}`, "If-Match", etag); status != 200 {
 		t.Fatalf("%d %s", status, b)

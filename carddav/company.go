@@ -158,14 +158,18 @@ func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, boo
 		return "", false, errInvalidToken
 	}
 	rev := b.rev()
-	if t.fp == b.v.fp && t.rev >= rev {
-		if t.rev > b.s.store.Rev() {
-			return "", false, errInvalidToken
-		}
-		return tok, false, nil
+	// A token up to the viewer's revision is one this book gave; only a
+	// later one (from a view change's answer) needs the store's latest
+	// revision, a read the usual no-change poll is spared.
+	top := rev
+	if t.rev > rev || t.fp != b.v.fp {
+		top = max(rev, b.s.store.Rev())
 	}
-	if t.rev > b.s.store.Rev() {
+	if t.rev > top {
 		return "", false, errInvalidToken
+	}
+	if t.fp == b.v.fp && t.rev >= rev {
+		return tok, false, nil
 	}
 	reported := map[string]bool{}
 	old := &b.v.view
@@ -182,7 +186,7 @@ func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, boo
 			return "", false, errInvalidToken
 		}
 		old = &saved
-		upto = max(rev, b.s.store.Rev())
+		upto = top
 		affected := b.viewChanges(old)
 		if limit > 0 && len(affected) > limit {
 			// The whole view change must reach the client in one answer;

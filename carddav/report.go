@@ -268,7 +268,7 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, v *viewe
 // direct child of the book; clients send absolute paths or full URLs.
 func memberSeg(href, bookHref string) (string, bool) {
 	// The usual href is the book's path and a plain name: no parsing.
-	if strings.IndexAny(href, "%?#") < 0 {
+	if !strings.ContainsAny(href, "%?#") {
 		if seg, ok := strings.CutPrefix(href, bookHref); ok && seg != "" && !strings.Contains(seg, "/") {
 			return seg, true
 		}

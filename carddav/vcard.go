@@ -79,22 +79,15 @@ func (w *cardWriter) structured(name, params string, parts ...string) {
 	w.close(start)
 }
 
-// fold is foldFrom with the writer's scratch buffer.
+// fold folds the line that starts at b[start:], through the writer's
+// scratch buffer: no physical line exceeds 75 octets and no UTF-8
+// sequence is split.
 func (w *cardWriter) fold(b []byte, start int) []byte {
 	if len(b)-start <= 75 {
 		return b
 	}
 	w.scratch = append(w.scratch[:0], b[start:]...)
 	return foldInto(b[:start], w.scratch)
-}
-
-// foldFrom folds the line that starts at b[start:]: no physical line
-// exceeds 75 octets and no UTF-8 sequence is split.
-func foldFrom(b []byte, start int) []byte {
-	if len(b)-start <= 75 {
-		return b
-	}
-	return foldInto(b[:start], append([]byte(nil), b[start:]...))
 }
 
 // foldInto appends line to b, folded.

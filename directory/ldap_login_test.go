@@ -70,7 +70,7 @@ func FuzzLoginFilter(f *testing.F) {
 				t.Fatalf("login %q: %q has no OR of names", login, filter)
 			}
 			for _, eq := range or.Children {
-				if eq.Tag != ldap.FilterEqualityMatch || len(eq.Children) != 2 || string(eq.Children[1].Data.Bytes()) != name {
+				if eq.Tag != ldap.FilterEqualityMatch || len(eq.Children) != 2 || eq.Children[1].Data.String() != name {
 					t.Fatalf("login %q: %q matches something other than the name", login, filter)
 				}
 			}

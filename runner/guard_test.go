@@ -16,14 +16,13 @@ import (
 // guarded is a runner over an incremental source of 100 people with the
 // default guard (10% within 24h) and a clock the test moves.
 type guarded struct {
-	t     *testing.T
-	path  string
-	now   time.Time
-	st    *store.Store
-	src   *incSource
-	r     *Runner
-	spec  Spec
-	runID int
+	t    *testing.T
+	path string
+	now  time.Time
+	st   *store.Store
+	src  *incSource
+	r    *Runner
+	spec Spec
 }
 
 func newGuarded(t *testing.T) *guarded {

@@ -94,6 +94,9 @@ type cardWriter struct {
 	changed map[string]bool  // lists whose settings or cards changed
 	touched map[string]bool  // lists whose group card may differ
 	listRev map[string]uint64
+	// settings is set when a list's settings (not just its cards) change:
+	// only then is the index of audiences rebuilt.
+	settings bool
 }
 
 // listTx runs fn in one transaction and publishes the index it leads to.
@@ -395,7 +398,10 @@ func (w *cardWriter) index(old *Index, rev, horizon uint64) *Index {
 			lists[id] = l
 		}
 	}
-	ix.Lists, ix.audience = lists, buildAudience(lists)
+	ix.Lists = lists
+	if w.settings {
+		ix.audience = buildAudience(lists)
+	}
 	return ix
 }
 

@@ -160,6 +160,7 @@ func (s *Store) CreateList(l *List) error {
 		}
 		l.ID, l.Version, l.Created, l.Updated = id, 1, w.now, w.now
 		w.lists[id] = l
+		w.settings = true
 		w.touched[id] = true
 		return nil
 	})
@@ -191,6 +192,7 @@ func (s *Store) UpdateList(id string, version uint64, fn func(*List) error) (*Li
 		}
 		l.ID, l.Version, l.Updated = id, cur.Version+1, w.now
 		w.lists[id] = &l
+		w.settings = true
 		w.touched[id] = true
 		out = &l
 		return nil
@@ -220,6 +222,7 @@ func (s *Store) DeleteList(id string, version uint64) error {
 			}
 		}
 		w.lists[id] = nil
+		w.settings = true
 		return nil
 	})
 }
@@ -344,13 +347,4 @@ func (ix *Index) RevFor(lists, edits []string) uint64 {
 		}
 	}
 	return rev
-}
-
-// DirectoryByEmail finds the directory person with an address.
-func (ix *Index) DirectoryByEmail(email string) (*Item, bool) {
-	i, ok := ix.byEmail[strings.ToLower(email)]
-	if !ok {
-		return nil, false
-	}
-	return &ix.Items[i], true
 }

@@ -88,13 +88,28 @@ func (s *Store) PersonalInfo(user string) (PersonalInfo, error) {
 
 // PersonalList calls fn for every card in name order, without its data.
 func (s *Store) PersonalList(user string, fn func(PersonalCard) bool) error {
+	return s.personalEach(user, false, fn)
+}
+
+// PersonalCards returns every card of a personal book with its data, read
+// in one transaction: for import and export.
+func (s *Store) PersonalCards(user string) ([]PersonalCard, error) {
+	var out []PersonalCard
+	err := s.personalEach(user, true, func(c PersonalCard) bool {
+		out = append(out, c)
+		return true
+	})
+	return out, err
+}
+
+func (s *Store) personalEach(user string, withData bool, fn func(PersonalCard) bool) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		b, _ := userBucket(tx, user, false)
 		if b == nil {
 			return nil
 		}
 		return b.Bucket(pItems).ForEach(func(k, v []byte) error {
-			c := decodePersonal(k, v, false)
+			c := decodePersonal(k, v, withData)
 			if !fn(c) {
 				return errStop
 			}
