@@ -153,7 +153,6 @@ func (a *API) personalUser(r *http.Request) (string, error) {
 	return it.Username, nil
 }
 
-
 // exportCard is a list contact as a file carries it; a contact that refers
 // to a directory person carries the name only, since what else of them a
 // reader may see depends on who reads.
