@@ -1,7 +1,10 @@
 package carddav
 
 import (
+	"hash/maphash"
+	"math/bits"
 	"sync"
+	"sync/atomic"
 
 	"github.com/orgdav/orgdav/directory"
 	"github.com/orgdav/orgdav/store"
@@ -10,11 +13,30 @@ import (
 // renderCache keeps rendered directory cards, keyed by card, variant and
 // version, and checked against the card's content tag, so a card is
 // rendered once per revision and variant, not once per request.
+//
+// It holds at most budget bytes in two FIFO queues (as S3-FIFO does): a
+// new card enters a small probation queue and moves to the main queue
+// only if it is read again before it reaches the head; the main queue
+// gives each card read since it last passed the head another turn. One
+// viewer's download of a book larger than the cache therefore cycles
+// through probation and leaves alone the cards that other viewers keep
+// reading.
 type renderCache struct {
-	mu     sync.RWMutex
-	m      map[cacheKey]cacheVal
-	bytes  int64
-	budget int64
+	mu          sync.RWMutex
+	m           map[cacheKey]int32 // slot of each card
+	slots       []cacheSlot
+	free        []int32 // slots emptied by eviction
+	small, main fifo
+	bytes       int64 // in both queues
+	smallBytes  int64
+	budget      int64
+
+	// ghost remembers recent misses by a hash of their key, so a card
+	// escaped for reports is kept only when it is asked for a second time
+	// (by another viewer, or another download). Its slots are written
+	// without the lock: a lost update only costs one more rendering.
+	ghost []atomic.Uint64
+	seed  maphash.Seed
 }
 
 type cacheKey struct {
@@ -30,45 +52,140 @@ type cacheVal struct {
 	rawLen int // the card's length before escaping
 }
 
+type cacheSlot struct {
+	key    cacheKey
+	val    cacheVal
+	used   atomic.Bool // read since it entered its queue or last passed the head
+	inMain bool
+}
+
+// fifo is a queue of slots.
+type fifo struct {
+	q    []int32
+	head int
+}
+
+func (f *fifo) push(i int32) { f.q = append(f.q, i) }
+func (f *fifo) len() int     { return len(f.q) - f.head }
+
+func (f *fifo) pop() int32 {
+	i := f.q[f.head]
+	f.head++
+	if f.head > 1024 && f.head > len(f.q)/2 {
+		f.q = f.q[:copy(f.q, f.q[f.head:])]
+		f.head = 0
+	}
+	return i
+}
+
 func newRenderCache(budget int64) *renderCache {
-	return &renderCache{m: map[cacheKey]cacheVal{}, budget: budget}
+	// About as many remembered misses as cards the cache can hold (1 to
+	// 2 KiB each escaped): a book too large for the cache is not admitted
+	// card by card only to push itself out again.
+	n := 1 << bits.Len64(uint64(max(budget/1024, 1024)))
+	return &renderCache{m: map[cacheKey]int32{}, budget: budget, ghost: make([]atomic.Uint64, n), seed: maphash.MakeSeed()}
+}
+
+// admit tells whether a card missed recently enough to be worth keeping,
+// and remembers this miss if not.
+func (c *renderCache) admit(k cacheKey) bool {
+	h := maphash.Comparable(c.seed, k) | 1 // 0 is an empty slot
+	g := &c.ghost[h&uint64(len(c.ghost)-1)]
+	if g.Load() == h {
+		return true
+	}
+	g.Store(h)
+	return false
+}
+
+// cost is what an entry holds in memory: its bytes and the map's,
+// slot's and queue's share.
+func (k cacheKey) cost(v cacheVal) int64 {
+	return int64(cap(v.data) + len(k.name) + len(v.tag) + 160)
 }
 
 func (c *renderCache) get(k cacheKey, tag string) (cacheVal, bool) {
 	c.mu.RLock()
-	v, ok := c.m[k]
-	c.mu.RUnlock()
-	if !ok || v.tag != tag {
+	defer c.mu.RUnlock()
+	i, ok := c.m[k]
+	if !ok {
 		return cacheVal{}, false
 	}
-	return v, true
+	s := &c.slots[i]
+	if s.val.tag != tag {
+		return cacheVal{}, false
+	}
+	if !s.used.Load() {
+		s.used.Store(true)
+	}
+	return s.val, true
 }
 
-// put stores a rendering. Over budget it evicts arbitrary entries (map
-// order) down to 90%: cheap, and good enough for a cache whose misses cost
-// microseconds.
+// put stores a rendering and evicts until the cache is within its budget.
 func (c *renderCache) put(k cacheKey, v cacheVal) {
-	data, tag := v.data, v.tag
-	size := int64(len(data) + len(k.name) + len(tag) + 64)
+	size := k.cost(v)
 	if size > c.budget/8 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.m[k]; ok {
-		c.bytes -= int64(len(old.data) + len(k.name) + len(old.tag) + 64)
-	}
-	c.m[k] = v
-	c.bytes += size
-	if c.bytes > c.budget {
-		for ek, ev := range c.m {
-			delete(c.m, ek)
-			c.bytes -= int64(len(ev.data) + len(ek.name) + len(ev.tag) + 64)
-			if c.bytes <= c.budget*9/10 {
-				break
-			}
+	if i, ok := c.m[k]; ok {
+		s := &c.slots[i]
+		d := size - s.key.cost(s.val)
+		c.bytes += d
+		if !s.inMain {
+			c.smallBytes += d
 		}
+		s.val = v
+	} else {
+		var i int32
+		if n := len(c.free); n > 0 {
+			i, c.free = c.free[n-1], c.free[:n-1]
+		} else {
+			c.slots = append(c.slots, cacheSlot{})
+			i = int32(len(c.slots) - 1)
+		}
+		s := &c.slots[i]
+		s.key, s.val, s.inMain = k, v, false
+		s.used.Store(false)
+		c.m[k] = i
+		c.small.push(i)
+		c.bytes += size
+		c.smallBytes += size
 	}
+	// Each card passes a head at most twice before it is evicted.
+	for turns := 2*len(c.m) + 2; c.bytes > c.budget && turns > 0; turns-- {
+		if c.main.len() == 0 || c.smallBytes > c.budget/10 {
+			i := c.small.pop()
+			s := &c.slots[i]
+			cost := s.key.cost(s.val)
+			c.smallBytes -= cost
+			if s.used.Load() {
+				s.used.Store(false)
+				s.inMain = true
+				c.main.push(i)
+				continue
+			}
+			c.evict(i, cost)
+			continue
+		}
+		i := c.main.pop()
+		s := &c.slots[i]
+		if s.used.Load() {
+			s.used.Store(false)
+			c.main.push(i)
+			continue
+		}
+		c.evict(i, s.key.cost(s.val))
+	}
+}
+
+func (c *renderCache) evict(i int32, cost int64) {
+	s := &c.slots[i]
+	c.bytes -= cost
+	delete(c.m, s.key)
+	s.key, s.val, s.inMain = cacheKey{}, cacheVal{}, false
+	c.free = append(c.free, i)
 }
 
 // render returns a directory card's bytes for a variant, from the cache
@@ -88,8 +205,10 @@ func (s *Server) render(rd *store.Reader, it *store.Item, mask directory.FieldSe
 
 // renderXML returns a card escaped for a multistatus, and its length as
 // a card: what reports send, cached so a download of the book is a copy.
-func (s *Server) renderXML(rd *store.Reader, it *store.Item, mask directory.FieldSet, v4 bool) ([]byte, int, error) {
-	k := cacheKey{name: it.Name, mask: mask, v4: v4, xml: true}
+// A card the cache would not keep is escaped into p's buffer instead, so
+// a download of a book larger than the cache allocates nothing per card.
+func (s *Server) renderXML(rd *store.Reader, it *store.Item, mask directory.FieldSet, p *cardPlan) ([]byte, int, error) {
+	k := cacheKey{name: it.Name, mask: mask, v4: p.v4, xml: true}
 	if v, ok := s.cache.get(k, it.Tag); ok {
 		return v.data, v.rawLen, nil
 	}
@@ -100,14 +219,23 @@ func (s *Server) renderXML(rd *store.Reader, it *store.Item, mask directory.Fiel
 	if it.Kind == store.KindPerson {
 		// The most common card, rendered straight from the database
 		// into a reused buffer: only the escaped copy is kept.
-		w.b, w.v4 = w.b[:0], v4
+		w.b, w.v4 = w.b[:0], p.v4
 		err = rd.WithPerson(it.Name, func(e *directory.Entry) { w.person(it.Name, e, mask) })
 		data = w.b
 	} else {
-		data, err = s.renderFresh(rd, it, mask, v4)
+		data, err = s.renderFresh(rd, it, mask, p.v4)
 	}
 	if err != nil {
 		return nil, 0, err
+	}
+	// Group cards are the same for every viewer and cost a hash per
+	// member: always worth keeping.
+	if it.Kind == store.KindPerson && !s.cache.admit(k) {
+		if need := len(data) + len(data)/8 + 64; cap(p.xmlBuf) < need {
+			p.xmlBuf = make([]byte, 0, 2*need)
+		}
+		p.xmlBuf = appendXML(p.xmlBuf[:0], data)
+		return p.xmlBuf, len(data), nil
 	}
 	// CR becomes &#13; (4 more bytes a line): room for that without a copy.
 	v := cacheVal{tag: it.Tag, data: appendXML(make([]byte, 0, len(data)+len(data)/8+64), data), rawLen: len(data)}

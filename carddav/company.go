@@ -13,6 +13,10 @@ import (
 type companyBook struct {
 	s *Server
 	v *viewer
+
+	// The last card looked up: a report finds a card, then renders it.
+	lastSeg  string
+	lastItem *store.Item
 }
 
 func (b *companyBook) id() string { return bookCompany }
@@ -102,6 +106,9 @@ func (b *companyBook) list(fn func(member) bool) {
 }
 
 func (b *companyBook) item(seg string) (*store.Item, bool) {
+	if b.lastItem != nil && seg == b.lastSeg {
+		return b.lastItem, true
+	}
 	name, ok := strings.CutSuffix(seg, ".vcf")
 	if !ok {
 		return nil, false
@@ -110,6 +117,7 @@ func (b *companyBook) item(seg string) (*store.Item, bool) {
 	if !ok || !shows(&b.v.view, it) {
 		return nil, false
 	}
+	b.lastSeg, b.lastItem = seg, it
 	return it, true
 }
 
@@ -135,17 +143,18 @@ func (b *companyBook) get(seg string, v4 bool) ([]byte, string, error) {
 }
 
 // getXML is get escaped for a multistatus, from the render cache.
-func (b *companyBook) getXML(seg string, v4 bool) ([]byte, int, string, error) {
+func (b *companyBook) getXML(seg string, p *cardPlan) ([]byte, int, []byte, error) {
 	it, ok := b.item(seg)
 	if !ok {
-		return nil, 0, "", store.ErrNotFound
+		return nil, 0, nil, store.ErrNotFound
 	}
 	mask := b.mask(it)
-	data, n, err := b.s.renderXML(b.v.rd, it, mask, v4)
+	data, n, err := b.s.renderXML(b.v.rd, it, mask, p)
 	if err != nil {
-		return nil, 0, "", err
+		return nil, 0, nil, err
 	}
-	return data, n, string(appendETag(nil, it, mask)), nil
+	p.etagBuf = appendETag(p.etagBuf[:0], it, mask)
+	return data, n, p.etagBuf, nil
 }
 
 func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, bool, error) {

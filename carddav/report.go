@@ -17,6 +17,10 @@ type cardPlan struct {
 	v4                               bool
 	names                            bool   // propname: the names, without values
 	missing                          string // the ready 404 propstat, or ""
+
+	// Reused from one member to the next: a card escaped outside the
+	// render cache, and an ETag.
+	xmlBuf, etagBuf []byte
 }
 
 // newCardPlan decides what each card's response holds. allprop gives the
@@ -57,22 +61,23 @@ func (p *cardPlan) any200() bool { return p.etag || p.ctype || p.rtype || p.data
 // the request asks for address-data or a length.
 // xmlBook is a book that can give its cards already escaped for a
 // multistatus (the Company book, from its render cache).
+// The answers may live in p's buffers, valid until the next member.
 type xmlBook interface {
-	getXML(seg string, v4 bool) (xml []byte, rawLen int, etag string, err error)
+	getXML(seg string, p *cardPlan) (xml []byte, rawLen int, etag []byte, err error)
 }
 
 func (s *Server) writeMember(m ms, b book, bookHref string, mem member, p *cardPlan) {
 	var data, escaped []byte
 	length := 0
 	if p.data || p.length {
-		var d []byte
-		var etag string
+		var d, etag []byte
 		var err error
 		if xb, ok := b.(xmlBook); ok {
-			escaped, length, etag, err = xb.getXML(mem.path(), p.v4)
+			escaped, length, etag, err = xb.getXML(mem.path(), p)
 		} else {
-			d, etag, err = b.get(mem.path(), p.v4)
-			length = len(d)
+			var tag string
+			d, tag, err = b.get(mem.path(), p.v4)
+			length, etag = len(d), []byte(tag)
 		}
 		if err != nil {
 			m.w.WriteString("<D:response><D:href>")
@@ -81,7 +86,7 @@ func (s *Server) writeMember(m ms, b book, bookHref string, mem member, p *cardP
 			return
 		}
 		data = d
-		mem.etag = []byte(etag)
+		mem.etag = etag
 	}
 	m.w.WriteString("<D:response><D:href>")
 	writeHref(m.w, bookHref, mem)

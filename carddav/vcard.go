@@ -297,16 +297,40 @@ func writeBirthday(w *cardWriter, bday string) {
 // renderGroup renders a contact group: Apple's X-ADDRESSBOOKSERVER form in
 // 3.0, KIND/MEMBER in 4.0; members by urn:uuid of their card UID.
 func renderGroup(g *directory.GroupEntry, v4 bool) []byte {
-	uids := make([]string, len(g.Members))
-	for i, m := range g.Members {
-		uids[i] = directory.CardUID(m)
+	w := groupHead(directory.CardUID(g.Key), g.Name, len(g.Members), v4)
+	member := groupMember(v4)
+	for _, m := range g.Members {
+		start := w.open(member, "")
+		w.b = directory.AppendCardUID(append(w.b, "urn:uuid:"...), m)
+		w.close(start)
 	}
-	return renderGroupCard(directory.CardUID(g.Key), g.Name, uids, v4)
+	w.end()
+	return w.b
+}
+
+func groupMember(v4 bool) string {
+	if v4 {
+		return "MEMBER"
+	}
+	return "X-ADDRESSBOOKSERVER-MEMBER"
 }
 
 // renderGroupCard renders a group of the cards whose UIDs are members.
 func renderGroupCard(uid, name string, members []string, v4 bool) []byte {
-	w := &cardWriter{v4: v4, b: make([]byte, 0, 256+len(members)*64)}
+	w := groupHead(uid, name, len(members), v4)
+	member := groupMember(v4)
+	for _, m := range members {
+		start := w.open(member, "")
+		w.b = append(append(w.b, "urn:uuid:"...), m...)
+		w.close(start)
+	}
+	w.end()
+	return w.b
+}
+
+// groupHead starts a group card of n members.
+func groupHead(uid, name string, n int, v4 bool) *cardWriter {
+	w := &cardWriter{v4: v4, b: make([]byte, 0, 256+n*64)}
 	w.begin()
 	w.raw("UID", "", uid)
 	w.text("FN", "", name)
@@ -316,13 +340,5 @@ func renderGroupCard(uid, name string, members []string, v4 bool) []byte {
 		w.structured("N", "", name, "", "", "", "")
 		w.raw("X-ADDRESSBOOKSERVER-KIND", "", "group")
 	}
-	member := "X-ADDRESSBOOKSERVER-MEMBER"
-	if v4 {
-		member = "MEMBER"
-	}
-	for _, m := range members {
-		w.raw(member, "", "urn:uuid:"+m)
-	}
-	w.end()
-	return w.b
+	return w
 }

@@ -238,3 +238,14 @@ func TestTextXMLCannotCarryIsCleanedFromDirectoryValues(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendCardUIDIsCardUID(t *testing.T) {
+	for _, key := range []string{"", "demo/p/1", "ldap/g/" + strings.Repeat("é", 200), strings.Repeat("k", 240), strings.Repeat("k", 241)} {
+		if got, want := string(AppendCardUID([]byte("x"), key)), "x"+CardUID(key); got != want {
+			t.Errorf("AppendCardUID(%.20q) = %s, want %s", key, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { AppendCardUID(make([]byte, 0, 64), "demo/g/engineering") }); n > 1 {
+		t.Errorf("AppendCardUID allocates %v times", n)
+	}
+}

@@ -5,6 +5,8 @@
 package directory
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"slices"
 
 	"github.com/google/uuid"
@@ -143,6 +145,30 @@ var cardNamespace = uuid.MustParse("0f1d6c5e-8a49-5b6a-9c1e-6f7267646176")
 // CardUID derives the stable card UID (and href name) from an entry key.
 func CardUID(key string) string {
 	return uuid.NewSHA1(cardNamespace, []byte(key)).String()
+}
+
+// AppendCardUID appends CardUID(key) to dst without allocating: a group
+// card names every member by UID, thousands per rendering.
+func AppendCardUID(dst []byte, key string) []byte {
+	var buf [256]byte
+	in := buf[:0]
+	if 16+len(key) > len(buf) {
+		in = make([]byte, 0, 16+len(key))
+	}
+	in = append(append(in, cardNamespace[:]...), key...)
+	sum := sha1.Sum(in)
+	u := sum[:16]
+	u[6] = u[6]&0x0f | 0x50 // version 5, RFC 9562 5.5
+	u[8] = u[8]&0x3f | 0x80 // the RFC's variant
+	dst = hex.AppendEncode(dst, u[0:4])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, u[4:6])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, u[6:8])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, u[8:10])
+	dst = append(dst, '-')
+	return hex.AppendEncode(dst, u[10:16])
 }
 
 // View is the set of facts about a viewer that decide what they see.

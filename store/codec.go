@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/orgdav/orgdav/directory"
@@ -73,7 +74,10 @@ func (d *decoder) str() string {
 	return unsafe.String(&p[0], len(p))
 }
 
-func (d *decoder) strs() []string {
+func (d *decoder) strs() []string { return d.strsInto(nil) }
+
+// strsInto is strs reusing dst's room.
+func (d *decoder) strsInto(dst []string) []string {
 	n := d.n()
 	if n == 0 || d.err != nil {
 		return nil
@@ -82,7 +86,7 @@ func (d *decoder) strs() []string {
 		d.err = errCodec
 		return nil
 	}
-	out := make([]string, n)
+	out := slices.Grow(dst[:0], n)[:n]
 	for i := range out {
 		out[i] = d.str()
 	}
@@ -103,9 +107,16 @@ func decodePerson(data []byte) (*directory.Entry, error) {
 // which must outlive the entry.
 func decodePersonIn(data []byte) (*directory.Entry, error) {
 	var e directory.Entry
+	return &e, decodePersonInto(data, &e)
+}
+
+// decodePersonInto is decodePersonIn into an entry whose slices it
+// reuses, so a reader decoding one card after another allocates nothing.
+func decodePersonInto(data []byte, e *directory.Entry) error {
+	emails, ims, phones, groups, addr := e.Emails, e.IMs, e.Phones, e.Groups, e.Address
+	*e = directory.Entry{}
 	if len(data) == 0 || data[0] != codecBinary {
-		err := json.Unmarshal(data, &e)
-		return &e, err
+		return json.Unmarshal(data, e)
 	}
 	d := &decoder{b: data[1:]}
 	p := &e.Person
@@ -114,10 +125,10 @@ func decodePersonIn(data []byte) (*directory.Entry, error) {
 		&p.Company, &p.Office, &p.ManagerID, &p.Website, &p.Notes, &p.Birthday, &p.EmployeeID} {
 		*s = d.str()
 	}
-	p.Emails = d.strs()
-	p.IMs = d.strs()
+	p.Emails = d.strsInto(emails)
+	p.IMs = d.strsInto(ims)
 	if n := d.n(); n > 0 && n <= len(d.b) {
-		p.Phones = make([]directory.Phone, n)
+		p.Phones = slices.Grow(phones[:0], n)[:n]
 		for i := range p.Phones {
 			p.Phones[i] = directory.Phone{Kind: directory.PhoneKind(d.str()), Number: d.str()}
 		}
@@ -125,25 +136,27 @@ func decodePersonIn(data []byte) (*directory.Entry, error) {
 		d.err = errCodec
 	}
 	if d.flag() {
-		a := &directory.Address{}
-		for _, s := range []*string{&a.Street, &a.City, &a.Region, &a.PostalCode, &a.Country} {
+		if addr == nil {
+			addr = &directory.Address{}
+		}
+		for _, s := range []*string{&addr.Street, &addr.City, &addr.Region, &addr.PostalCode, &addr.Country} {
 			*s = d.str()
 		}
-		p.Address = a
+		p.Address = addr
 	}
 	if photo := d.bytes(); len(photo) > 0 {
 		p.Photo = photo
 	}
 	p.Hidden = d.flag()
 	p.Disabled = d.flag()
-	e.Groups = d.strs()
+	e.Groups = d.strsInto(groups)
 	e.IsManager = d.flag()
 	e.ManagerKey = d.str()
 	e.ManagerName = d.str()
 	if d.err != nil || len(d.b) != 0 {
-		return nil, errCodec
+		return errCodec
 	}
-	return &e, nil
+	return nil
 }
 
 // decodeGroup reads a group record's data, binary or JSON.

@@ -37,6 +37,25 @@ func TestTheBinaryCodecKeepsEveryField(t *testing.T) {
 	}
 }
 
+// A reader decodes card after card into one entry: nothing of the
+// previous card may show in the next.
+func TestDecodingIntoAReusedEntryLeavesNothingOfThePreviousCard(t *testing.T) {
+	full, bare := fullEntry(), &directory.Entry{Key: "src/p/2", Person: directory.Person{ID: "2"}}
+	two := fullEntry()
+	two.Key, two.Emails, two.Phones, two.Groups = "src/p/3", []string{"z@x.example"}, nil, []string{"src/g/c"}
+	for _, seq := range [][]*directory.Entry{{full, bare}, {bare, full}, {full, two}, {two, full, bare, two}} {
+		var e directory.Entry
+		for i, want := range seq {
+			if err := decodePersonInto(appendPerson(nil, want), &e); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(&e, want) {
+				t.Fatalf("card %d of %d decoded into a reused entry:\n got %+v\nwant %+v", i+1, len(seq), e, want)
+			}
+		}
+	}
+}
+
 func mustJSON(t *testing.T, v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {

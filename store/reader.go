@@ -15,6 +15,7 @@ type Reader struct {
 	tx    *bolt.Tx
 	items *bolt.Bucket
 	n     int
+	e     directory.Entry // WithPerson's, reused
 }
 
 // readerRenew is how many reads a Reader's transaction serves.
@@ -80,10 +81,9 @@ func (r *Reader) WithPerson(name string, fn func(*directory.Entry)) error {
 	if err != nil {
 		return err
 	}
-	e, err := decodePersonIn(data)
-	if err != nil {
+	if err := decodePersonInto(data, &r.e); err != nil {
 		return err
 	}
-	fn(e)
+	fn(&r.e)
 	return nil
 }

@@ -1,0 +1,133 @@
+package carddav
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+func cacheEntry(i, size int) (cacheKey, cacheVal) {
+	return cacheKey{name: fmt.Sprintf("card-%06d", i)}, cacheVal{tag: "t", data: make([]byte, size)}
+}
+
+// held recounts what the cache holds, to check its running total.
+func (c *renderCache) held() (n int, bytes int64) {
+	for _, i := range c.m {
+		s := &c.slots[i]
+		n++
+		bytes += s.key.cost(s.val)
+	}
+	if q := c.small.len() + c.main.len(); q != n {
+		panic(fmt.Sprintf("%d cards in the map, %d in the queues", n, q))
+	}
+	return n, bytes
+}
+
+func TestRenderCacheStaysWithinItsBudget(t *testing.T) {
+	c := newRenderCache(1 << 20)
+	for i := range 20000 {
+		k, v := cacheEntry(i, 100+i%900)
+		c.put(k, v)
+		if c.bytes > c.budget {
+			t.Fatalf("after %d puts the cache holds %d bytes, over its budget of %d", i+1, c.bytes, c.budget)
+		}
+	}
+	n, bytes := c.held()
+	if bytes != c.bytes || n != len(c.m) {
+		t.Fatalf("the cache counts %d bytes in %d entries; its slots hold %d bytes in %d", c.bytes, len(c.m), bytes, n)
+	}
+	if c.bytes < c.budget*3/4 {
+		t.Fatalf("the cache holds only %d of its %d bytes", c.bytes, c.budget)
+	}
+	if len(c.slots) > 2*n {
+		t.Fatalf("%d slots for %d entries: emptied slots are not reused", len(c.slots), n)
+	}
+}
+
+// A viewer downloading a book larger than the cache must not push out
+// the cards other viewers keep reading.
+func TestRenderCacheKeepsReadCardsThroughAScan(t *testing.T) {
+	c := newRenderCache(1 << 20)
+	const hot = 200
+	for i := range hot {
+		k, v := cacheEntry(i, 1000)
+		c.put(k, v)
+	}
+	for round := range 10 {
+		for i := range hot {
+			k, _ := cacheEntry(i, 0)
+			if _, ok := c.get(k, "t"); !ok && round > 0 {
+				t.Fatalf("round %d: card %d, read in every round, was evicted by the scan", round, i)
+			}
+		}
+		for i := range 2000 { // about twice the cache, each card once
+			k, v := cacheEntry(100000+round*2000+i, 1000)
+			c.put(k, v)
+		}
+	}
+}
+
+func TestRenderCacheMissesAnOldRevisionAndReplacesIt(t *testing.T) {
+	c := newRenderCache(1 << 20)
+	k := cacheKey{name: "a", v4: true}
+	c.put(k, cacheVal{tag: "old", data: make([]byte, 500)})
+	if _, ok := c.get(k, "new"); ok {
+		t.Fatal("a card of another revision was served from the cache")
+	}
+	c.put(k, cacheVal{tag: "new", data: make([]byte, 100)})
+	if v, ok := c.get(k, "new"); !ok || len(v.data) != 100 {
+		t.Fatalf("the new revision is not served: %v %d", ok, len(v.data))
+	}
+	if n, bytes := c.held(); n != 1 || bytes != c.bytes {
+		t.Fatalf("after a replacement the cache counts %d bytes; it holds %d in %d entries", c.bytes, bytes, n)
+	}
+	if _, ok := c.get(cacheKey{name: "a"}, "new"); ok {
+		t.Fatal("the vCard 4.0 rendering was served for 3.0")
+	}
+}
+
+func TestRenderCacheRefusesAnEntryOfAnEighthOfItsBudget(t *testing.T) {
+	c := newRenderCache(1 << 20)
+	k, v := cacheEntry(1, 1<<17)
+	c.put(k, v)
+	if _, ok := c.get(k, "t"); ok || c.bytes != 0 {
+		t.Fatalf("a %d-byte card was cached in a %d-byte cache", len(v.data), c.budget)
+	}
+}
+
+func TestRenderCacheServesConcurrentViewers(t *testing.T) {
+	c := newRenderCache(256 << 10)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 5000 {
+				k, v := cacheEntry((g*7919+i)%3000, 200)
+				if got, ok := c.get(k, "t"); ok && len(got.data) != 200 {
+					t.Errorf("card %s came back with %d bytes", k.name, len(got.data))
+					return
+				}
+				c.put(k, v)
+			}
+		}()
+	}
+	wg.Wait()
+	if n, bytes := c.held(); bytes != c.bytes || n != len(c.m) || c.bytes > c.budget {
+		t.Fatalf("the cache counts %d bytes in %d entries; it holds %d in %d (budget %d)", c.bytes, len(c.m), bytes, n, c.budget)
+	}
+}
+
+func TestRenderCacheAdmitsACardOnItsSecondMiss(t *testing.T) {
+	c := newRenderCache(1 << 20)
+	k := cacheKey{name: "a", xml: true}
+	if c.admit(k) {
+		t.Fatal("a card was admitted on its first miss")
+	}
+	if c.admit(cacheKey{name: "a", xml: true, v4: true}) {
+		t.Fatal("the other version's miss counted for this one")
+	}
+	if !c.admit(k) {
+		t.Fatal("a card missed twice was not admitted")
+	}
+}
