@@ -68,9 +68,25 @@ var (
 	errXMLTooLarge = errors.New("XML has too many elements or is nested too deeply")
 )
 
-// parseXML reads a request body into a tree. DTDs are refused outright, so
-// entity expansion cannot happen; depth and element count are bounded.
+// parseXML reads a request body into a tree: a body of the usual size and
+// shape through fastXML, anything else through encoding/xml.
 func parseXML(r io.Reader) (*node, error) {
+	s, whole, err := readSmall(r, maxFastXML)
+	if err != nil {
+		return nil, fmt.Errorf("malformed XML: %w", err)
+	}
+	if !whole {
+		return decodeXML(io.MultiReader(strings.NewReader(s), r))
+	}
+	if n, ok := fastXML(s); ok {
+		return n, nil
+	}
+	return decodeXML(strings.NewReader(s))
+}
+
+// decodeXML parses with encoding/xml. DTDs are refused outright, so
+// entity expansion cannot happen; depth and element count are bounded.
+func decodeXML(r io.Reader) (*node, error) {
 	d := xml.NewDecoder(r)
 	d.Strict = true
 	var stack []*node
@@ -293,10 +309,12 @@ func parseMultiget(root *node) (multigetRequest, error) {
 	if mr.prop, err = parsePropSpec(root); err != nil {
 		return mr, err
 	}
-	seen := map[string]bool{}
+	seen := make(map[string]struct{}, len(root.children))
+	mr.hrefs = make([]string, 0, len(root.children))
 	for _, c := range root.children {
-		if h := strings.TrimSpace(c.text); c.is(nsDAV, "href") && !seen[h] {
-			seen[h] = true
+		h := strings.TrimSpace(c.text)
+		if _, dup := seen[h]; c.is(nsDAV, "href") && !dup {
+			seen[h] = struct{}{}
 			mr.hrefs = append(mr.hrefs, h)
 		}
 	}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+
 	"github.com/orgdav/orgdav/directory"
 	bolt "go.etcd.io/bbolt"
 )
@@ -13,7 +15,8 @@ import (
 type Reader struct {
 	s     *Store
 	tx    *bolt.Tx
-	items *bolt.Bucket
+	items *bolt.Cursor // one cursor for every look-up: bolt's Get makes one each
+	key   []byte
 	n     int
 	e     directory.Entry // WithPerson's, reused
 }
@@ -41,11 +44,12 @@ func (r *Reader) record(name string, kind Kind) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.tx, r.items, r.n = tx, tx.Bucket(bItems), 0
+		r.tx, r.items, r.n = tx, tx.Bucket(bItems).Cursor(), 0
 	}
 	r.n++
-	v := r.items.Get([]byte(name))
-	if v == nil {
+	r.key = append(r.key[:0], name...)
+	k, v := r.items.Seek(r.key)
+	if v == nil || !bytes.Equal(k, r.key) {
 		return nil, ErrNotFound
 	}
 	rec, err := decodeRecord(v)
