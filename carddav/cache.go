@@ -3,6 +3,7 @@ package carddav
 import (
 	"hash/maphash"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -13,6 +14,11 @@ import (
 // renderCache keeps rendered directory cards, keyed by card, variant and
 // version, and checked against the card's content tag, so a card is
 // rendered once per revision and variant, not once per request.
+//
+// Cards are copied in and out under the lock, so no reader holds an
+// entry's buffer once it is evicted: the buffer is reused for the next
+// card put, and a download that fills the cache over and over leaves
+// nothing to the collector.
 //
 // It holds at most budget bytes in two FIFO queues (as S3-FIFO does): a
 // new card enters a small probation queue and moves to the main queue
@@ -25,7 +31,8 @@ type renderCache struct {
 	mu          sync.RWMutex
 	m           map[cacheKey]int32 // slot of each card
 	slots       []cacheSlot
-	free        []int32 // slots emptied by eviction
+	free        []int32  // slots emptied by eviction
+	spare       [][]byte // their buffers, for the next cards put
 	small, main fifo
 	bytes       int64 // in both queues
 	smallBytes  int64
@@ -104,31 +111,41 @@ func (k cacheKey) cost(v cacheVal) int64 {
 	return int64(cap(v.data) + len(k.name) + len(v.tag) + 160)
 }
 
-func (c *renderCache) get(k cacheKey, tag string) (cacheVal, bool) {
+// get appends a cached card to dst and gives its length before escaping.
+func (c *renderCache) get(k cacheKey, tag string, dst []byte) ([]byte, int, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	i, ok := c.m[k]
 	if !ok {
-		return cacheVal{}, false
+		return dst, 0, false
 	}
 	s := &c.slots[i]
 	if s.val.tag != tag {
-		return cacheVal{}, false
+		return dst, 0, false
 	}
 	if !s.used.Load() {
 		s.used.Store(true)
 	}
-	return s.val, true
+	return append(dst, s.val.data...), s.val.rawLen, true
 }
 
-// put stores a rendering and evicts until the cache is within its budget.
-func (c *renderCache) put(k cacheKey, v cacheVal) {
-	size := k.cost(v)
-	if size > c.budget/8 {
+// put stores a copy of a rendering and evicts until the cache is within
+// its budget.
+func (c *renderCache) put(k cacheKey, tag string, data []byte, rawLen int) {
+	if k.cost(cacheVal{tag: tag, data: data}) > c.budget/8 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var buf []byte
+	if n := len(c.spare); n > 0 {
+		buf, c.spare = c.spare[n-1], c.spare[:n-1]
+	}
+	if cap(buf) < len(data) {
+		buf = make([]byte, 0, len(data)+len(data)/4)
+	}
+	v := cacheVal{tag: tag, data: append(buf[:0], data...), rawLen: rawLen}
+	size := k.cost(v)
 	if i, ok := c.m[k]; ok {
 		s := &c.slots[i]
 		d := size - s.key.cost(s.val)
@@ -136,6 +153,7 @@ func (c *renderCache) put(k cacheKey, v cacheVal) {
 		if !s.inMain {
 			c.smallBytes += d
 		}
+		c.keep(s.val.data)
 		s.val = v
 	} else {
 		var i int32
@@ -184,33 +202,48 @@ func (c *renderCache) evict(i int32, cost int64) {
 	s := &c.slots[i]
 	c.bytes -= cost
 	delete(c.m, s.key)
+	c.keep(s.val.data)
 	s.key, s.val, s.inMain = cacheKey{}, cacheVal{}, false
 	c.free = append(c.free, i)
+}
+
+// keep keeps an evicted card's buffer for the next put; a few suffice,
+// as every put evicts about as much as it adds.
+func (c *renderCache) keep(b []byte) {
+	if len(c.spare) < 64 {
+		c.spare = append(c.spare, b)
+	}
 }
 
 // render returns a directory card's bytes for a variant, from the cache
 // or freshly rendered from the store.
 func (s *Server) render(rd *store.Reader, it *store.Item, mask directory.FieldSet, v4 bool) ([]byte, error) {
 	k := cacheKey{name: it.Name, mask: mask, v4: v4}
-	if v, ok := s.cache.get(k, it.Tag); ok {
-		return v.data, nil
+	if data, _, ok := s.cache.get(k, it.Tag, nil); ok {
+		return data, nil
 	}
 	data, err := s.renderFresh(rd, it, mask, v4)
 	if err != nil {
 		return nil, err
 	}
-	s.cache.put(k, cacheVal{tag: it.Tag, data: data, rawLen: len(data)})
+	s.cache.put(k, it.Tag, data, len(data))
 	return data, nil
 }
 
-// renderXML returns a card escaped for a multistatus, and its length as
-// a card: what reports send, cached so a download of the book is a copy.
-// A card the cache would not keep is escaped into p's buffer instead, so
-// a download of a book larger than the cache allocates nothing per card.
+// renderXML returns a card escaped for a multistatus, in p's buffer, and
+// its length as a card: what reports send, cached so a download of the
+// book is a copy. A card is cached from its second miss on, so a download
+// of a book larger than the cache does not push out what other viewers
+// read.
 func (s *Server) renderXML(rd *store.Reader, it *store.Item, mask directory.FieldSet, p *cardPlan) ([]byte, int, error) {
 	k := cacheKey{name: it.Name, mask: mask, v4: p.v4, xml: true}
-	if v, ok := s.cache.get(k, it.Tag); ok {
-		return v.data, v.rawLen, nil
+	if p.xmlBuf == nil {
+		p.xmlBuf = *xmlBufPool.Get().(*[]byte)
+	}
+	var n int
+	var ok bool
+	if p.xmlBuf, n, ok = s.cache.get(k, it.Tag, p.xmlBuf[:0]); ok {
+		return p.xmlBuf, n, nil
 	}
 	var data []byte
 	var err error
@@ -218,7 +251,7 @@ func (s *Server) renderXML(rd *store.Reader, it *store.Item, mask directory.Fiel
 	defer writerPool.Put(w)
 	if it.Kind == store.KindPerson {
 		// The most common card, rendered straight from the database
-		// into a reused buffer: only the escaped copy is kept.
+		// into a reused buffer.
 		w.b, w.v4 = w.b[:0], p.v4
 		err = rd.WithPerson(it.Name, func(e *directory.Entry) { w.person(it.Name, e, mask) })
 		data = w.b
@@ -228,19 +261,27 @@ func (s *Server) renderXML(rd *store.Reader, it *store.Item, mask directory.Fiel
 	if err != nil {
 		return nil, 0, err
 	}
+	// CR becomes &#13; (4 more bytes a line): room for that at once.
+	p.xmlBuf = appendXML(slices.Grow(p.xmlBuf[:0], len(data)+len(data)/8+64), data)
 	// Group cards are the same for every viewer and cost a hash per
 	// member: always worth keeping.
-	if it.Kind == store.KindPerson && !s.cache.admit(k) {
-		if need := len(data) + len(data)/8 + 64; cap(p.xmlBuf) < need {
-			p.xmlBuf = make([]byte, 0, 2*need)
-		}
-		p.xmlBuf = appendXML(p.xmlBuf[:0], data)
-		return p.xmlBuf, len(data), nil
+	if it.Kind != store.KindPerson || s.cache.admit(k) {
+		s.cache.put(k, it.Tag, p.xmlBuf, len(data))
 	}
-	// CR becomes &#13; (4 more bytes a line): room for that without a copy.
-	v := cacheVal{tag: it.Tag, data: appendXML(make([]byte, 0, len(data)+len(data)/8+64), data), rawLen: len(data)}
-	s.cache.put(k, v)
-	return v.data, v.rawLen, nil
+	return p.xmlBuf, len(data), nil
+}
+
+// xmlBufPool keeps the buffers cards are escaped into, from one report
+// to the next.
+var xmlBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+
+// release gives the plan's buffers back once its response is written.
+func (p *cardPlan) release() {
+	if p.xmlBuf != nil && cap(p.xmlBuf) <= 64<<10 {
+		b := p.xmlBuf[:0]
+		xmlBufPool.Put(&b)
+	}
+	p.xmlBuf = nil
 }
 
 // writerPool keeps card writers for renderings that are escaped at once,

@@ -10,6 +10,8 @@ func cacheEntry(i, size int) (cacheKey, cacheVal) {
 	return cacheKey{name: fmt.Sprintf("card-%06d", i)}, cacheVal{tag: "t", data: make([]byte, size)}
 }
 
+func (c *renderCache) putVal(k cacheKey, v cacheVal) { c.put(k, v.tag, v.data, len(v.data)) }
+
 // held recounts what the cache holds, to check its running total.
 func (c *renderCache) held() (n int, bytes int64) {
 	for _, i := range c.m {
@@ -27,7 +29,7 @@ func TestRenderCacheStaysWithinItsBudget(t *testing.T) {
 	c := newRenderCache(1 << 20)
 	for i := range 20000 {
 		k, v := cacheEntry(i, 100+i%900)
-		c.put(k, v)
+		c.putVal(k, v)
 		if c.bytes > c.budget {
 			t.Fatalf("after %d puts the cache holds %d bytes, over its budget of %d", i+1, c.bytes, c.budget)
 		}
@@ -51,18 +53,18 @@ func TestRenderCacheKeepsReadCardsThroughAScan(t *testing.T) {
 	const hot = 200
 	for i := range hot {
 		k, v := cacheEntry(i, 1000)
-		c.put(k, v)
+		c.putVal(k, v)
 	}
 	for round := range 10 {
 		for i := range hot {
 			k, _ := cacheEntry(i, 0)
-			if _, ok := c.get(k, "t"); !ok && round > 0 {
+			if _, _, ok := c.get(k, "t", nil); !ok && round > 0 {
 				t.Fatalf("round %d: card %d, read in every round, was evicted by the scan", round, i)
 			}
 		}
 		for i := range 2000 { // about twice the cache, each card once
 			k, v := cacheEntry(100000+round*2000+i, 1000)
-			c.put(k, v)
+			c.putVal(k, v)
 		}
 	}
 }
@@ -70,18 +72,18 @@ func TestRenderCacheKeepsReadCardsThroughAScan(t *testing.T) {
 func TestRenderCacheMissesAnOldRevisionAndReplacesIt(t *testing.T) {
 	c := newRenderCache(1 << 20)
 	k := cacheKey{name: "a", v4: true}
-	c.put(k, cacheVal{tag: "old", data: make([]byte, 500)})
-	if _, ok := c.get(k, "new"); ok {
+	c.put(k, "old", make([]byte, 500), 500)
+	if _, _, ok := c.get(k, "new", nil); ok {
 		t.Fatal("a card of another revision was served from the cache")
 	}
-	c.put(k, cacheVal{tag: "new", data: make([]byte, 100)})
-	if v, ok := c.get(k, "new"); !ok || len(v.data) != 100 {
-		t.Fatalf("the new revision is not served: %v %d", ok, len(v.data))
+	c.put(k, "new", []byte("new card"), 8)
+	if data, n, ok := c.get(k, "new", []byte("x")); !ok || string(data) != "xnew card" || n != 8 {
+		t.Fatalf("the new revision is not served: %v %q %d", ok, data, n)
 	}
 	if n, bytes := c.held(); n != 1 || bytes != c.bytes {
 		t.Fatalf("after a replacement the cache counts %d bytes; it holds %d in %d entries", c.bytes, bytes, n)
 	}
-	if _, ok := c.get(cacheKey{name: "a"}, "new"); ok {
+	if _, _, ok := c.get(cacheKey{name: "a"}, "new", nil); ok {
 		t.Fatal("the vCard 4.0 rendering was served for 3.0")
 	}
 }
@@ -89,8 +91,8 @@ func TestRenderCacheMissesAnOldRevisionAndReplacesIt(t *testing.T) {
 func TestRenderCacheRefusesAnEntryOfAnEighthOfItsBudget(t *testing.T) {
 	c := newRenderCache(1 << 20)
 	k, v := cacheEntry(1, 1<<17)
-	c.put(k, v)
-	if _, ok := c.get(k, "t"); ok || c.bytes != 0 {
+	c.putVal(k, v)
+	if _, _, ok := c.get(k, "t", nil); ok || c.bytes != 0 {
 		t.Fatalf("a %d-byte card was cached in a %d-byte cache", len(v.data), c.budget)
 	}
 }
@@ -104,11 +106,11 @@ func TestRenderCacheServesConcurrentViewers(t *testing.T) {
 			defer wg.Done()
 			for i := range 5000 {
 				k, v := cacheEntry((g*7919+i)%3000, 200)
-				if got, ok := c.get(k, "t"); ok && len(got.data) != 200 {
-					t.Errorf("card %s came back with %d bytes", k.name, len(got.data))
+				if got, _, ok := c.get(k, "t", nil); ok && len(got) != 200 {
+					t.Errorf("card %s came back with %d bytes", k.name, len(got))
 					return
 				}
-				c.put(k, v)
+				c.putVal(k, v)
 			}
 		}()
 	}
@@ -129,5 +131,27 @@ func TestRenderCacheAdmitsACardOnItsSecondMiss(t *testing.T) {
 	}
 	if !c.admit(k) {
 		t.Fatal("a card missed twice was not admitted")
+	}
+}
+
+// A card handed out stays as it was while the cache reuses the buffer of
+// an evicted card for the next.
+func TestRenderCacheHandsOutCopiesItsRecycledBuffersCannotChange(t *testing.T) {
+	c := newRenderCache(1 << 20)
+	k := cacheKey{name: "first"}
+	c.put(k, "t", []byte("first card"), 10)
+	got, _, ok := c.get(k, "t", nil)
+	if !ok {
+		t.Fatal("the card is not cached")
+	}
+	for i := range 5000 {
+		_, v := cacheEntry(i, 0)
+		c.put(cacheKey{name: fmt.Sprint(i)}, "t", append(v.data, "another card, long enough to reuse the buffer"...), 40)
+	}
+	if string(got) != "first card" {
+		t.Fatalf("a card handed out changed to %q once its buffer was reused", got)
+	}
+	if len(c.spare) == 0 {
+		t.Fatal("evicted buffers are not kept for reuse")
 	}
 }

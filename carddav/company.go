@@ -129,6 +129,14 @@ func (b *companyBook) find(seg string) (string, bool) {
 	return string(appendETag(nil, it, b.mask(it))), true
 }
 
+func (b *companyBook) findETag(seg string, dst []byte) ([]byte, bool) {
+	it, ok := b.item(seg)
+	if !ok {
+		return dst, false
+	}
+	return appendETag(dst, it, b.mask(it)), true
+}
+
 func (b *companyBook) get(seg string, v4 bool) ([]byte, string, error) {
 	it, ok := b.item(seg)
 	if !ok {

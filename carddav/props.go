@@ -303,6 +303,7 @@ func (s *Server) propfind(w http.ResponseWriter, r *http.Request, rt route, v *v
 		s.writeBookProps(m, pr, v, b)
 		if depth(r) == "1" {
 			plan := newCardPlan(pr)
+			defer plan.release()
 			b.list(func(mem member) bool {
 				s.writeMember(m, b, href, mem, &plan)
 				return true
@@ -335,6 +336,7 @@ func (s *Server) propfindCard(w http.ResponseWriter, r *http.Request, rt route, 
 	m := ms{bw}
 	m.open()
 	plan := newCardPlan(pr)
+	defer plan.release()
 	s.writeMember(m, b, bookPath(v.user, b.id()), member{seg: rt.card, etag: []byte(etag)}, &plan)
 	m.close()
 	if err := finish(); err != nil {

@@ -196,6 +196,7 @@ func parseTextMatch(c *node) (textMatch, error) {
 func (s *Server) query(w http.ResponseWriter, r *http.Request, v *viewer, b book, qr queryRequest) {
 	href := bookPath(v.user, b.id())
 	plan := newCardPlan(qr.prop)
+	defer plan.release()
 	bw, finish := body(w, r, "application/xml; charset=utf-8", http.StatusMultiStatus)
 	m := ms{bw}
 	m.open()

@@ -57,15 +57,21 @@ func newCardPlan(pr propRequest) cardPlan {
 
 func (p *cardPlan) any200() bool { return p.etag || p.ctype || p.rtype || p.data || p.length }
 
-// writeMember writes one card's response. Card bytes are fetched only when
-// the request asks for address-data or a length.
+// etagFinder is a book that finds a card's ETag into a buffer: a
+// multiget of every card would otherwise allocate one per card.
+type etagFinder interface {
+	findETag(seg string, dst []byte) ([]byte, bool)
+}
+
 // xmlBook is a book that can give its cards already escaped for a
-// multistatus (the Company book, from its render cache).
-// The answers may live in p's buffers, valid until the next member.
+// multistatus (the Company book, from its render cache). The answers may
+// live in p's buffers, valid until the next member.
 type xmlBook interface {
 	getXML(seg string, p *cardPlan) (xml []byte, rawLen int, etag []byte, err error)
 }
 
+// writeMember writes one card's response. Card bytes are fetched only when
+// the request asks for address-data or a length.
 func (s *Server) writeMember(m ms, b book, bookHref string, mem member, p *cardPlan) {
 	var data, escaped []byte
 	length := 0
@@ -201,6 +207,7 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, v *viewe
 	}
 	href := bookPath(v.user, b.id())
 	plan := newCardPlan(sr.prop)
+	defer plan.release()
 	var m ms
 	var finish func() error
 	n := 0
@@ -293,24 +300,30 @@ func memberSeg(href, bookHref string) (string, bool) {
 func (s *Server) multiget(w http.ResponseWriter, r *http.Request, v *viewer, b book, mr multigetRequest) {
 	href := bookPath(v.user, b.id())
 	plan := newCardPlan(mr.prop)
+	defer plan.release()
 	bw, finish := body(w, r, "application/xml; charset=utf-8", http.StatusMultiStatus)
 	m := ms{bw}
 	m.open()
 	ctx := r.Context()
+	ef, _ := b.(etagFinder)
+	var etag []byte
 	for _, h := range mr.hrefs {
 		if ctx.Err() != nil {
 			break // the client has gone
 		}
 		seg, ok := memberSeg(h, href)
-		var etag string
-		if ok {
-			etag, ok = b.find(seg)
+		if ok && ef != nil {
+			etag, ok = ef.findETag(seg, etag[:0])
+		} else if ok {
+			var tag string
+			tag, ok = b.find(seg)
+			etag = []byte(tag)
 		}
 		if !ok {
 			m.statusOnly(h, status404)
 			continue
 		}
-		s.writeMember(m, b, href, member{seg: seg, etag: []byte(etag)}, &plan)
+		s.writeMember(m, b, href, member{seg: seg, etag: etag}, &plan)
 	}
 	m.close()
 	if err := finish(); err != nil {

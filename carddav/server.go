@@ -71,7 +71,7 @@ func New(st *store.Store, rules *directory.Rules, authn auth.Authenticator, opt 
 		opt.MaxCardBytes = 1 << 20
 	}
 	if opt.RenderCacheBytes <= 0 {
-		opt.RenderCacheBytes = 64 << 20
+		opt.RenderCacheBytes = 4 << 20
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

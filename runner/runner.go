@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
+	"os"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -520,12 +522,19 @@ const (
 // gc lowers the collector's target while full runs hold it, to the lowest
 // any run asks for, and restores the process's own target (GOGC) after
 // the last. It never raises a lower target or turns the collector on.
-var gc gcTarget
+//
+// A full run needs more heap than serving does, so it also lifts the
+// serving memory limit (memory.heap_limit_bytes) while it runs: under it,
+// the collector would run without pause. A limit the operator set with
+// GOMEMLIMIT is never lifted.
+var gc = gcTarget{fixedLimit: os.Getenv("GOMEMLIMIT") != ""}
 
 type gcTarget struct {
-	mu   sync.Mutex
-	held []int
-	base int
+	mu         sync.Mutex
+	held       []int
+	base       int
+	limit      int64
+	fixedLimit bool
 }
 
 func (g *gcTarget) hold(percent int) (release func()) {
@@ -534,6 +543,9 @@ func (g *gcTarget) hold(percent int) (release func()) {
 	if len(g.held) == 0 {
 		g.base = debug.SetGCPercent(-1)
 		debug.SetGCPercent(g.base)
+		if !g.fixedLimit {
+			g.limit = debug.SetMemoryLimit(math.MaxInt64)
+		}
 	}
 	g.held = append(g.held, percent)
 	g.apply()
@@ -547,6 +559,9 @@ func (g *gcTarget) hold(percent int) (release func()) {
 }
 
 func (g *gcTarget) apply() {
+	if len(g.held) == 0 && !g.fixedLimit {
+		debug.SetMemoryLimit(g.limit)
+	}
 	switch {
 	case g.base < 0: // GOGC=off stays off
 	case len(g.held) == 0:

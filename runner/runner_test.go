@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -233,6 +234,36 @@ func TestGCTargetIsLoweredWhileRunsHoldItAndRestoredAfter(t *testing.T) {
 	g.hold(50)()
 	if current() != 10 {
 		t.Fatalf("a lower process target was raised to %d", current())
+	}
+}
+
+func TestServingMemoryLimitIsLiftedWhileRunsHoldTheCollector(t *testing.T) {
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(96 << 20))
+	for _, tc := range []struct {
+		name   string
+		fixed  bool
+		during int64
+	}{
+		{"the configured limit", false, math.MaxInt64},
+		{"a GOMEMLIMIT the operator set", true, 96 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := gcTarget{fixedLimit: tc.fixed}
+			read := g.hold(50)
+			apply := g.hold(25)
+			if limit() != tc.during {
+				t.Fatalf("during a run the memory limit is %d, want %d", limit(), tc.during)
+			}
+			apply()
+			if limit() != tc.during {
+				t.Fatalf("with one holder left the memory limit is %d, want %d", limit(), tc.during)
+			}
+			read()
+			if limit() != 96<<20 {
+				t.Fatalf("after the runs the memory limit is %d, want the serving 96 MiB back", limit())
+			}
+		})
 	}
 }
 

@@ -52,6 +52,7 @@ func (r *Reader) record(name string, kind Kind) ([]byte, error) {
 	if v == nil || !bytes.Equal(k, r.key) {
 		return nil, ErrNotFound
 	}
+	r.s.noteRead(len(v))
 	rec, err := decodeRecord(v)
 	if err != nil || rec.kind != kind {
 		return nil, ErrNotFound

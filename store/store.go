@@ -78,16 +78,20 @@ type Options struct {
 	Retention time.Duration
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+	// MappedBytes bounds the database pages that stay in orgdav's
+	// resident memory after reads (see mapped); 0: no bound.
+	MappedBytes int64
 }
 
 // Store is the bbolt-backed store. It is safe for concurrent use; writes are
 // serialised.
 type Store struct {
-	db    *bolt.DB
-	opt   Options
-	epoch string
-	mu    sync.Mutex // serialises writers that rebuild the index
-	idx   atomic.Pointer[Index]
+	db     *bolt.DB
+	opt    Options
+	epoch  string
+	mu     sync.Mutex // serialises writers that rebuild the index
+	idx    atomic.Pointer[Index]
+	mapped mapped
 }
 
 // Open opens or creates the store at path.
@@ -112,6 +116,7 @@ func Open(path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &Store{db: db, opt: opt}
+	s.mapped.budget = opt.MappedBytes
 	if err := db.Update(s.init); err != nil {
 		db.Close()
 		return nil, err

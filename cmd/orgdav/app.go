@@ -109,6 +109,7 @@ func openStore(cfg *config.Config) (*store.Store, error) {
 	return store.Open(filepath.Join(cfg.DataDir, "orgdav.db"), store.Options{
 		Fingerprint: carddav.RenderFingerprint(rules),
 		Retention:   cfg.Store.TombstoneRetention.Duration,
+		MappedBytes: cfg.Memory.MappedDBBytes,
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"syscall"
 	"time"
 
@@ -58,6 +59,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	if limit := heapLimit(cfg.Memory.HeapLimitBytes); limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
 	// Sources first: a missing bind password is a config error, found
 	// before the data directory is created.
 	specs, logins, closeSources, err := sources(cfg, log)
@@ -74,7 +78,12 @@ func serve(args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	run := runner.New(st, specs, log, reg)
-	run.After = releaseMemory
+	run.After = func() {
+		releaseMemory()
+		if limit := heapLimit(cfg.Memory.HeapLimitBytes); limit > 0 {
+			debug.SetMemoryLimit(limit)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var authn auth.Authenticator = auth.DemoAuth{Store: st, Password: directory.DemoPassword}
@@ -185,6 +194,23 @@ func serve(args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// heapLimit is the soft heap limit to serve under: memory.heap_limit_bytes,
+// or twice the live heap (the directory's index and the render cache)
+// when a large directory needs more, since under its live heap the
+// collector would run without pause. 0: leave the runtime's limit alone
+// (none configured, or GOMEMLIMIT set by the operator).
+func heapLimit(configured int64) int64 {
+	if configured <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	if live[0].Value.Kind() != metrics.KindUint64 {
+		return configured
+	}
+	return max(configured, 2*int64(live[0].Value.Uint64()))
 }
 
 // releaseMemory hands an import's garbage back to the system, so a large

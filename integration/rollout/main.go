@@ -112,7 +112,7 @@ type report struct {
 	bytes       int64
 	requests    []time.Duration // every request's latency
 	downloads   []time.Duration // every viewer's whole download
-	cpu         time.Duration   // server CPU over the run (user + system)
+	cpu, sys    time.Duration   // server CPU over the run (user + system), and system
 	rssBefore   int64           // bytes
 	rssPeak     int64           // highest sampled during the run
 	rssAfter    int64
@@ -215,7 +215,7 @@ feed:
 		if err != nil {
 			return nil, err
 		}
-		r.cpu = after.cpu - before.cpu
+		r.cpu, r.sys = after.cpu-before.cpu, after.sys-before.sys
 		r.rssAfter, r.anon, r.file = after.rss, after.anon, after.file
 		r.rssPeak = max(peak.Load(), after.rss)
 	}
@@ -322,7 +322,7 @@ func cardHrefs(body []byte) [][]byte {
 
 // procStat is what /proc says about a process.
 type procStat struct {
-	cpu             time.Duration
+	cpu, sys        time.Duration // sys: the kernel's share of cpu
 	rss, anon, file int64
 }
 
@@ -348,6 +348,7 @@ func readProc(pid int) (procStat, error) {
 	fmt.Sscan(f[11], &utime) // field 14, after the state and 10 others
 	fmt.Sscan(f[12], &stime)
 	s.cpu = time.Duration(utime+stime) * clockTick
+	s.sys = time.Duration(stime) * clockTick
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return s, fmt.Errorf("reading the server's memory: %w", err)
@@ -408,8 +409,8 @@ func (r *report) String() string {
 	fmt.Fprintf(&b, "a viewer's download: p50 %s, p99 %s, max %s\n",
 		pct(r.downloads, .5).Round(time.Millisecond), pct(r.downloads, .99).Round(time.Millisecond), pct(r.downloads, 1).Round(time.Millisecond))
 	if r.measuredCPU {
-		fmt.Fprintf(&b, "server CPU: %s, %.2f µs a card, %.0f ms a viewer\n", r.cpu.Round(10*time.Millisecond),
-			float64(r.cpu)/1e3/float64(max(r.cards, 1)), float64(r.cpu)/1e6/float64(max(len(r.downloads), 1)))
+		fmt.Fprintf(&b, "server CPU: %s (%s in the kernel), %.2f µs a card, %.0f ms a viewer\n", r.cpu.Round(10*time.Millisecond),
+			r.sys.Round(10*time.Millisecond), float64(r.cpu)/1e3/float64(max(r.cards, 1)), float64(r.cpu)/1e6/float64(max(len(r.downloads), 1)))
 		fmt.Fprintf(&b, "server RSS: %s before, %s peak during, %s after (%s anonymous, %s file)\n",
 			mib(r.rssBefore), mib(r.rssPeak), mib(r.rssAfter), mib(r.anon), mib(r.file))
 	}
