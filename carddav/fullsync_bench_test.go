@@ -39,7 +39,7 @@ func BenchmarkFullSync(b *testing.B) {
 			defer func() { e.st.Close(); os.RemoveAll(e.dir) }()
 			ix := e.st.Index()
 			book := bookPath("alice", bookCompany)
-			multiget := func(data string) func() int {
+			multiget := func(data string, headers ...string) func() int {
 				var batches []string
 				for start := 0; start < len(ix.Items); start += 100 {
 					var sb strings.Builder
@@ -51,9 +51,9 @@ func BenchmarkFullSync(b *testing.B) {
 					batches = append(batches, sb.String())
 				}
 				return func() int {
-					n := e.serve(b, "PROPFIND", book, `<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>`, "Depth", "1").n
+					n := e.serve(b, "PROPFIND", book, `<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>`, append([]string{"Depth", "1"}, headers...)...).n
 					for _, body := range batches {
-						n += e.serve(b, "REPORT", book, body).n
+						n += e.serve(b, "REPORT", book, body, headers...).n
 					}
 					return n
 				}
@@ -64,6 +64,8 @@ func BenchmarkFullSync(b *testing.B) {
 			}{
 				{"propfind+multiget/vcard=3.0", multiget(`<C:address-data/>`)},
 				{"propfind+multiget/vcard=4.0", multiget(`<C:address-data content-type="text/vcard" version="4.0"/>`)},
+				// bytes/card is then what goes over the wire.
+				{"propfind+multiget/vcard=3.0/gzip", multiget(`<C:address-data/>`, "Accept-Encoding", "gzip")},
 				{"sync-collection/vcard=3.0", func() int {
 					return e.serve(b, "REPORT", book, `<D:sync-collection xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/><C:address-data/></D:prop></D:sync-collection>`).n
 				}},

@@ -2,7 +2,6 @@ package carddav
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 const (

@@ -151,6 +151,8 @@ var (
 	metricsRE = regexp.MustCompile(`msg="metrics served" url=(\S+)`)
 	// metricsURLs maps a running server's URL to its metrics URL.
 	metricsURLs sync.Map
+	// pids maps a running server's URL to its process ID.
+	pids sync.Map
 )
 
 // runBinary starts `orgdav serve` on a free loopback port and returns the
@@ -186,6 +188,7 @@ func runBinaryEnv(t *testing.T, bin string, env []string, args ...string) (url s
 			}
 			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
 				metricsURLs.Store(m[1], metricsAt)
+				pids.Store(m[1], cmd.Process.Pid)
 				found <- m[1]
 			}
 		}
