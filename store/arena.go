@@ -93,3 +93,20 @@ func pack(items []Item) {
 		it.Groups, it.Emails = a.list(it.Groups, true), a.list(it.Emails, false)
 	}
 }
+
+// PackIndex packs the index's strings into arenas. serve calls it after
+// each full run once the run's garbage is collected, so the copies never
+// add to a run's peak; an index read at start is packed as it is read.
+func (s *Store) PackIndex() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.idx.Load()
+	if old.packed {
+		return
+	}
+	items := append([]Item(nil), old.Items...)
+	pack(items)
+	ix := withHiddenOf(old, finishIndex(items, old.Rev, old.Horizon))
+	ix.packed = true
+	s.idx.Store(ix)
+}

@@ -1,10 +1,14 @@
 package store
 
 import (
+	"path/filepath"
+
 	"fmt"
 	"reflect"
 	"runtime"
 	"testing"
+
+	"github.com/orgdav/orgdav/directory"
 )
 
 func TestPackKeepsEveryItemAsItWas(t *testing.T) {
@@ -42,5 +46,41 @@ func TestPackingOneItemCostsItsOwnSize(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if per := (after.TotalAlloc - before.TotalAlloc) / 100; per > 2048 {
 		t.Fatalf("packing one item allocates %d bytes", per)
+	}
+}
+
+func TestPackIndexKeepsTheIndexAsItWas(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer s.Close()
+	pub, err := directory.Normalize(directory.Demo(500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(pub); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Index()
+	if before.packed {
+		t.Fatal("an index patched from a publication is already packed")
+	}
+	s.PackIndex()
+	after := s.Index()
+	if !after.packed || !reflect.DeepEqual(after.Items, before.Items) || after.People != before.People || after.Groups != before.Groups || after.Rev != before.Rev {
+		t.Fatal("packing changed the index")
+	}
+	for _, it := range before.Items {
+		got, ok := after.Lookup(it.Name)
+		if !ok || got.Name != it.Name {
+			t.Fatalf("%s is not found in the packed index", it.Name)
+		}
+		if it.Username != "" {
+			if acc, ok := after.User(it.Username); !ok || acc.Name != it.Name {
+				t.Fatalf("%s's account is not found in the packed index", it.Username)
+			}
+		}
+	}
+	s.PackIndex()
+	if s.Index() != after {
+		t.Fatal("a packed index was packed again")
 	}
 }

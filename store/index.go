@@ -65,6 +65,8 @@ type Index struct {
 	// hidden are people who may log in but appear in no book.
 	hidden       []Item
 	hiddenByUser map[string]int32
+	// packed: the items' strings are in arenas (PackIndex).
+	packed bool
 }
 
 // Lookup finds a card by name: a directory card, or a shared list's.
@@ -247,6 +249,7 @@ func (s *Store) rebuildIndex() error {
 	}
 	// bbolt iterates keys in byte order, the order listings use.
 	ix := finishIndex(items, rev, horizon)
+	ix.packed = true
 	for _, src := range sourcesOf(hidden) {
 		var mine []Item
 		for _, it := range hidden {
@@ -463,7 +466,6 @@ func decodeSummary(name string, b []byte, intern map[string]string) (Item, error
 // department or groups, the lookup maps are shared with the previous
 // index (both are immutable), which is the usual incremental run.
 func patchIndex(old *Index, upserts []Item, removed map[string]bool, rev, horizon uint64) *Index {
-	pack(upserts)
 	var dirUps, listUps []Item
 	for _, u := range upserts {
 		if u.List != "" {
@@ -500,7 +502,7 @@ func patchDirectory(old *Index, upserts []Item, removed map[string]bool, rev, ho
 	}
 	if len(removed) == 0 && sameShape(old, upserts) {
 		ix := *old
-		ix.Rev, ix.Horizon = rev, horizon
+		ix.Rev, ix.Horizon, ix.packed = rev, horizon, false
 		ix.Items = append([]Item(nil), old.Items...)
 		for i := range upserts {
 			ix.Items[old.byName[upserts[i].Name]] = upserts[i]

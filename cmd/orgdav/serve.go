@@ -78,8 +78,22 @@ func serve(args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	run := runner.New(st, specs, log, reg)
+	// A source read incrementally keeps its last publication, whose
+	// strings the index shares: packing them would hold them twice.
+	pack := true
+	for _, sp := range specs {
+		if sp.Incremental > 0 {
+			pack = false
+		}
+	}
 	run.After = func() {
 		releaseMemory()
+		if pack {
+			// After the run's garbage is gone, so the packed copy adds
+			// nothing to its peak; then the index that copy replaced.
+			st.PackIndex()
+			debug.FreeOSMemory()
+		}
 		if limit := heapLimit(cfg.Memory.HeapLimitBytes); limit > 0 {
 			debug.SetMemoryLimit(limit)
 		}
