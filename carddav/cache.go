@@ -33,6 +33,7 @@ type renderCache struct {
 	slots       []cacheSlot
 	free        []int32  // slots emptied by eviction
 	spare       [][]byte // their buffers, for the next cards put
+	spareBytes  int64
 	small, main fifo
 	bytes       int64 // in both queues
 	smallBytes  int64
@@ -132,7 +133,8 @@ func (c *renderCache) get(k cacheKey, tag string, dst []byte) ([]byte, int, bool
 // put stores a copy of a rendering and evicts until the cache is within
 // its budget.
 func (c *renderCache) put(k cacheKey, tag string, data []byte, rawLen int) {
-	if k.cost(cacheVal{tag: tag, data: data}) > c.budget/8 {
+	// Charged by length here: data may sit in a caller's larger buffer.
+	if int64(len(data)+len(k.name)+len(tag)+160) > c.budget/8 {
 		return
 	}
 	c.mu.Lock()
@@ -140,8 +142,12 @@ func (c *renderCache) put(k cacheKey, tag string, data []byte, rawLen int) {
 	var buf []byte
 	if n := len(c.spare); n > 0 {
 		buf, c.spare = c.spare[n-1], c.spare[:n-1]
+		c.spareBytes -= int64(cap(buf))
 	}
-	if cap(buf) < len(data) {
+	// A card is charged for its buffer's room: a group card's buffer
+	// reused for a person's would make the cache hold a fraction of its
+	// budget in cards.
+	if cap(buf) < len(data) || cap(buf) > 2*len(data)+256 {
 		buf = make([]byte, 0, len(data)+len(data)/4)
 	}
 	v := cacheVal{tag: tag, data: append(buf[:0], data...), rawLen: rawLen}
@@ -208,10 +214,12 @@ func (c *renderCache) evict(i int32, cost int64) {
 }
 
 // keep keeps an evicted card's buffer for the next put; a few suffice,
-// as every put evicts about as much as it adds.
+// as every put evicts about as much as it adds. They are outside the
+// budget, so they are bounded by a sixteenth of it.
 func (c *renderCache) keep(b []byte) {
-	if len(c.spare) < 64 {
+	if len(c.spare) < 64 && c.spareBytes+int64(cap(b)) <= c.budget/16 {
 		c.spare = append(c.spare, b)
+		c.spareBytes += int64(cap(b))
 	}
 }
 
@@ -248,7 +256,7 @@ func (s *Server) renderXML(rd *store.Reader, it *store.Item, mask directory.Fiel
 	var data []byte
 	var err error
 	w := writerPool.Get().(*cardWriter)
-	defer writerPool.Put(w)
+	defer putWriter(w)
 	if it.Kind == store.KindPerson {
 		// The most common card, rendered straight from the database
 		// into a reused buffer.
@@ -287,6 +295,14 @@ func (p *cardPlan) release() {
 // writerPool keeps card writers for renderings that are escaped at once,
 // so their buffers are reused rather than left to the collector.
 var writerPool = sync.Pool{New: func() any { return &cardWriter{b: make([]byte, 0, 4096)} }}
+
+// putWriter pools a card writer unless a large card grew its buffer:
+// pooled, that room would stay for good.
+func putWriter(w *cardWriter) {
+	if cap(w.b) <= 64<<10 {
+		writerPool.Put(w)
+	}
+}
 
 // renderFresh renders a card from the store, people through the
 // request's reader.

@@ -155,3 +155,31 @@ func TestRenderCacheHandsOutCopiesItsRecycledBuffersCannotChange(t *testing.T) {
 		t.Fatal("evicted buffers are not kept for reuse")
 	}
 }
+
+// A large group card evicted now and then must not leave its buffer to
+// person cards, each then charged for the group's room.
+func TestRenderCacheHoldsItsBudgetInCardsWhenLargeCardsComeAndGo(t *testing.T) {
+	c := newRenderCache(4 << 20)
+	person, group := make([]byte, 1500), make([]byte, 60<<10)
+	for i := range 20000 {
+		if i%200 == 0 {
+			c.put(cacheKey{name: fmt.Sprint("group", i)}, "t", group, len(group))
+		}
+		c.put(cacheKey{name: fmt.Sprint("person", i)}, "t", person, len(person))
+	}
+	if n := len(c.m); n < 1500 {
+		t.Fatalf("a 4 MiB cache of 1,500-byte cards holds %d of them", n)
+	}
+	if c.spareBytes > c.budget/16 {
+		t.Fatalf("%d bytes of spare buffers, over a sixteenth of the budget", c.spareBytes)
+	}
+}
+
+func TestRenderCacheChargesACardByItsLengthNotItsCallersBuffer(t *testing.T) {
+	c := newRenderCache(1 << 20)
+	buf := make([]byte, 100, 1<<18) // a report's buffer, grown by an earlier large card
+	c.put(cacheKey{name: "a"}, "t", buf, 100)
+	if _, _, ok := c.get(cacheKey{name: "a"}, "t", nil); !ok {
+		t.Fatal("a 100-byte card in a large buffer was refused as too large")
+	}
+}

@@ -21,7 +21,7 @@ func readSmall(r io.Reader, max int) (string, bool, error) {
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
 	b := (*bp)[:0]
-	for {
+	for empty := 0; ; {
 		if len(b) >= max {
 			*bp = b
 			return string(b), false, nil
@@ -31,6 +31,11 @@ func readSmall(r io.Reader, max int) (string, bool, error) {
 		}
 		n, err := r.Read(b[len(b):min(cap(b), max)])
 		b = b[:len(b)+n]
+		if n > 0 {
+			empty = 0
+		} else if empty++; empty > 100 && err == nil {
+			err = io.ErrNoProgress // as bufio gives up on such a reader
+		}
 		if err == io.EOF {
 			*bp = b
 			return string(b), true, nil
@@ -51,8 +56,10 @@ func readSmall(r io.Reader, max int) (string, bool, error) {
 // FuzzFastXMLIsEncodingXML holds it to that.
 func fastXML(s string) (*node, bool) {
 	p := fastParser{s: s}
-	// Every element starts with '<' and most end with "</".
-	p.nodes = make([]node, 0, strings.Count(s, "<")-strings.Count(s, "</"))
+	// Every element starts with '<' and most end with "</": a client's
+	// body gets one block for all its elements. The first block is capped,
+	// so a body of nothing but '<' costs no more than a real one.
+	p.nodes = make([]node, 0, min(strings.Count(s, "<")-strings.Count(s, "</"), 1024))
 	if !p.prolog() {
 		return nil, false
 	}
@@ -62,7 +69,8 @@ func fastXML(s string) (*node, bool) {
 type fastParser struct {
 	s     string
 	i     int
-	nodes []node // every element; never grows past its capacity
+	nodes []node // the current block of elements; a full one is replaced, never grown
+	count int
 	ns    []nsBinding
 	stack []openElem
 }
@@ -340,7 +348,7 @@ func (p *fastParser) pop() {
 
 func (p *fastParser) start() (*node, bool) {
 	raw, ok := p.name()
-	if !ok || len(p.nodes) == cap(p.nodes) || len(p.nodes) >= maxXMLElements || len(p.stack) >= maxXMLDepth {
+	if !ok || p.count >= maxXMLElements || len(p.stack) >= maxXMLDepth {
 		return nil, false
 	}
 	mark := len(p.ns)
@@ -422,7 +430,12 @@ func (p *fastParser) start() (*node, bool) {
 			}
 		}
 	}
+	if len(p.nodes) == cap(p.nodes) {
+		// Elements point at each other: a new block, not a grown one.
+		p.nodes = make([]node, 0, min(max(2*cap(p.nodes), 64), 4096))
+	}
 	p.nodes = append(p.nodes, node{name: xml.Name{Space: space, Local: local}, attrs: attrs})
+	p.count++
 	n := &p.nodes[len(p.nodes)-1]
 	if len(p.stack) > 0 {
 		parent := p.stack[len(p.stack)-1].n

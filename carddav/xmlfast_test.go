@@ -1,9 +1,12 @@
 package carddav
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,4 +160,29 @@ func FuzzFastXMLIsEncodingXML(f *testing.F) {
 			t.Fatalf("%q: %s", body, problem)
 		}
 	})
+}
+
+// A body of nothing but '<' must not make the parser reserve room for a
+// quarter of a million elements before it finds the body is not XML.
+func TestFastXMLReservesLittleForABodyOfMarkupCharacters(t *testing.T) {
+	body := strings.Repeat("<", maxFastXML-1)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, ok := fastXML(body); ok {
+		t.Fatal("the fast parser took a body of '<'")
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 256<<10 {
+		t.Fatalf("giving up on %d bytes of '<' allocated %d bytes", len(body), n)
+	}
+}
+
+type stalledReader struct{}
+
+func (stalledReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestParseXMLGivesUpOnAReaderThatNeverProgresses(t *testing.T) {
+	if _, err := parseXML(stalledReader{}); !errors.Is(err, io.ErrNoProgress) {
+		t.Fatalf("a reader returning nothing forever: %v", err)
+	}
 }

@@ -45,7 +45,7 @@ func BenchmarkLDAPImportAndIncremental(b *testing.B) {
 		r := runner.New(st, []runner.Spec{{Source: src, MaxRemovalShare: 0.1}}, slog.New(slog.DiscardHandler), nil)
 		// As serve does after each full run of an incremental source
 		// (which keeps its publication, so the index is not packed).
-		r.After = func() {
+		r.After = func(bool) {
 			runtime.GC()
 			debug.FreeOSMemory()
 		}

@@ -118,8 +118,11 @@ type Runner struct {
 	runs    map[string]*sourceRuns
 	log     *slog.Logger
 	metrics *metrics
-	// After is called after each full run (e.g. to release memory).
-	After func()
+	// After is called after each full run (e.g. to release memory), while
+	// the run still holds the collector (see gc). alone reports that no
+	// other source's full run is in progress, so the hook may add to the
+	// heap without adding to another run's peak.
+	After func(alone bool)
 	// Now is the clock of the removal guard; nil means time.Now.
 	Now func() time.Time
 }
@@ -186,13 +189,13 @@ func (r *Runner) Run(ctx context.Context, name, trigger string, confirm bool) (s
 	if err == nil {
 		err = r.apply(sp, sr, snap, &run, confirm)
 	}
-	release()
 	r.finish(&run, err)
 	sr.mu.Unlock()
 	// A full read leaves its garbage whether or not anything changed.
 	if r.After != nil {
-		r.After()
+		r.After(gc.alone())
 	}
+	release()
 	return run, err
 }
 
@@ -535,6 +538,30 @@ type gcTarget struct {
 	base       int
 	limit      int64
 	fixedLimit bool
+}
+
+// SetServingLimit sets the memory limit the process serves under: at
+// once, or when the last full run in progress ends. A GOMEMLIMIT the
+// operator set stays.
+func SetServingLimit(limit int64) { gc.setLimit(limit) }
+
+func (g *gcTarget) setLimit(limit int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.fixedLimit:
+	case len(g.held) > 0:
+		g.limit = limit
+	default:
+		debug.SetMemoryLimit(limit)
+	}
+}
+
+// alone reports that at most one run holds the collector.
+func (g *gcTarget) alone() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.held) <= 1
 }
 
 func (g *gcTarget) hold(percent int) (release func()) {

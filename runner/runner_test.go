@@ -101,7 +101,12 @@ func TestRunLogIsBounded(t *testing.T) {
 func TestMemoryIsReleasedAfterEveryFullRun(t *testing.T) {
 	r, src, _ := setup(t, false)
 	calls := 0
-	r.After = func() { calls++ }
+	r.After = func(alone bool) {
+		if !alone {
+			t.Error("a run with no other in progress was told it is not alone")
+		}
+		calls++
+	}
 	ctx := context.Background()
 	r.Run(ctx, "corp", TriggerStartup, false)  // applied
 	r.Run(ctx, "corp", TriggerSchedule, false) // unchanged: still a full read's garbage
@@ -264,6 +269,38 @@ func TestServingMemoryLimitIsLiftedWhileRunsHoldTheCollector(t *testing.T) {
 				t.Fatalf("after the runs the memory limit is %d, want the serving 96 MiB back", limit())
 			}
 		})
+	}
+}
+
+func TestServingLimitSetDuringARunTakesEffectWhenTheLastRunEnds(t *testing.T) {
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(96 << 20))
+	var g gcTarget
+	a := g.hold(50)
+	b := g.hold(50)
+	if g.alone() {
+		t.Fatal("two runs in progress, yet one is alone")
+	}
+	g.setLimit(200 << 20)
+	if limit() != math.MaxInt64 {
+		t.Fatalf("a serving limit set during runs applied at once: %d", limit())
+	}
+	a()
+	if !g.alone() || limit() != math.MaxInt64 {
+		t.Fatalf("one run still in progress: alone %v, limit %d", g.alone(), limit())
+	}
+	b()
+	if limit() != 200<<20 {
+		t.Fatalf("after the last run the limit is %d, want the 200 MiB set during the runs", limit())
+	}
+	g.setLimit(150 << 20)
+	if limit() != 150<<20 {
+		t.Fatalf("with no run in progress the limit is %d, want 150 MiB at once", limit())
+	}
+	fixed := gcTarget{fixedLimit: true}
+	fixed.setLimit(1 << 20)
+	if limit() != 150<<20 {
+		t.Fatal("a GOMEMLIMIT the operator set was replaced")
 	}
 }
 

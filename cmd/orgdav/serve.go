@@ -59,9 +59,6 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	if limit := heapLimit(cfg.Memory.HeapLimitBytes); limit > 0 {
-		debug.SetMemoryLimit(limit)
-	}
 	// Sources first: a missing bind password is a config error, found
 	// before the data directory is created.
 	specs, logins, closeSources, err := sources(cfg, log)
@@ -86,16 +83,21 @@ func serve(args []string) error {
 			pack = false
 		}
 	}
-	run.After = func() {
+	// The index read at start counts in the live heap the limit allows for.
+	if limit := heapLimit(cfg.Memory.HeapLimitBytes); limit > 0 {
+		runner.SetServingLimit(limit)
+	}
+	run.After = func(alone bool) {
 		releaseMemory()
-		if pack {
-			// After the run's garbage is gone, so the packed copy adds
-			// nothing to its peak; then the index that copy replaced.
+		if pack && alone {
+			// After the run's garbage is gone and with no other run in
+			// progress, so the packed copy adds to no run's peak; then
+			// the index that copy replaced.
 			st.PackIndex()
 			debug.FreeOSMemory()
 		}
 		if limit := heapLimit(cfg.Memory.HeapLimitBytes); limit > 0 {
-			debug.SetMemoryLimit(limit)
+			runner.SetServingLimit(limit)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/signal"
@@ -388,7 +389,8 @@ func pct(d []time.Duration, p float64) time.Duration {
 	}
 	s := slices.Clone(d)
 	slices.Sort(s)
-	return s[min(len(s)-1, int(float64(len(s))*p))]
+	// The nearest rank: of 100 samples, p99 is the 99th, not the largest.
+	return s[max(0, min(len(s)-1, int(math.Ceil(float64(len(s))*p))-1))]
 }
 
 func (r *report) String() string {
