@@ -35,7 +35,8 @@
 //	memory:
 //	  # Soft limit on the Go heap: near it the collector runs more often
 //	  # rather than let the process grow. Raised to twice the live heap
-//	  # for a directory that needs more, lifted while a full directory run
+//	  # and the render cache for a directory that needs more (and for a
+//	  # larger render_cache_bytes), lifted while a full directory run
 //	  # imports; the GOMEMLIMIT variable overrides it. 0: no limit, which
 //	  # costs more memory and saves about a fifth of a download's CPU.
 //	  heap_limit_bytes: 117440512
@@ -443,8 +444,6 @@ func (c *Config) Validate() error {
 		return errors.New("config: http.render_cache_bytes: must be at least 1048576")
 	case c.Memory.HeapLimitBytes != 0 && c.Memory.HeapLimitBytes < 32<<20:
 		return errors.New("config: memory.heap_limit_bytes: must be 0 (no limit) or at least 33554432")
-	case c.Memory.HeapLimitBytes != 0 && c.Memory.HeapLimitBytes < 2*c.HTTP.RenderCacheBytes:
-		return errors.New("config: memory.heap_limit_bytes: must be at least twice http.render_cache_bytes, or the cache alone keeps the collector busy")
 	case c.Memory.MappedDBBytes != 0 && c.Memory.MappedDBBytes < 1<<20:
 		return errors.New("config: memory.mapped_db_bytes: must be 0 (no bound) or at least 1048576")
 	case strings.TrimSpace(c.Books.CompanyName) == "":

@@ -303,11 +303,24 @@ func TestBadConfigErrorsNameTheKey(t *testing.T) {
 		"log: {level: loud}":                                          "log.level",
 		"log: {format: xml}":                                          "log.format",
 		"listen: [a, b]":                                              "listen",
+		"memory: {heap_limit_bytes: 1000}":                            "memory.heap_limit_bytes",
+		"memory: {heap_limit_bytes: -1}":                              "memory.heap_limit_bytes",
+		"memory: {mapped_db_bytes: 10}":                               "memory.mapped_db_bytes",
 	}
 	for in, key := range cases {
 		_, err := Parse([]byte(in))
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%q: error %v does not name %q", in, err, key)
+		}
+	}
+}
+
+// A render cache set larger than the heap limit was valid before the
+// limit existed: the limit makes room for it rather than refuse it.
+func TestALargeRenderCacheIsValidWithTheDefaultHeapLimit(t *testing.T) {
+	for _, in := range []string{"http: {render_cache_bytes: 134217728}", "memory: {heap_limit_bytes: 0, mapped_db_bytes: 0}"} {
+		if _, err := Parse([]byte(in)); err != nil {
+			t.Errorf("%q: %v", in, err)
 		}
 	}
 }

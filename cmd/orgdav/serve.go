@@ -84,7 +84,7 @@ func serve(args []string) error {
 		}
 	}
 	// The index read at start counts in the live heap the limit allows for.
-	if limit := heapLimit(cfg.Memory.HeapLimitBytes); limit > 0 {
+	if limit := heapLimit(cfg.Memory.HeapLimitBytes, cfg.HTTP.RenderCacheBytes); limit > 0 {
 		runner.SetServingLimit(limit)
 	}
 	run.After = func(alone bool) {
@@ -96,7 +96,7 @@ func serve(args []string) error {
 			st.PackIndex()
 			debug.FreeOSMemory()
 		}
-		if limit := heapLimit(cfg.Memory.HeapLimitBytes); limit > 0 {
+		if limit := heapLimit(cfg.Memory.HeapLimitBytes, cfg.HTTP.RenderCacheBytes); limit > 0 {
 			runner.SetServingLimit(limit)
 		}
 	}
@@ -213,20 +213,21 @@ func serve(args []string) error {
 }
 
 // heapLimit is the soft heap limit to serve under: memory.heap_limit_bytes,
-// or twice the live heap (the directory's index and the render cache)
-// when a large directory needs more, since under its live heap the
-// collector would run without pause. 0: leave the runtime's limit alone
-// (none configured, or GOMEMLIMIT set by the operator).
-func heapLimit(configured int64) int64 {
+// or twice the live heap (mostly the directory's index) and the render
+// cache's budget when a large directory or cache needs more, since near
+// its live heap the collector would run without pause. 0: leave the
+// runtime's limit alone (none configured, or GOMEMLIMIT set by the
+// operator).
+func heapLimit(configured, cache int64) int64 {
 	if configured <= 0 || os.Getenv("GOMEMLIMIT") != "" {
 		return 0
 	}
 	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(live)
 	if live[0].Value.Kind() != metrics.KindUint64 {
-		return configured
+		return max(configured, 2*cache)
 	}
-	return max(configured, 2*int64(live[0].Value.Uint64()))
+	return max(configured, 2*(int64(live[0].Value.Uint64())+cache))
 }
 
 // releaseMemory hands an import's garbage back to the system, so a large
