@@ -233,6 +233,16 @@ func (w *cardWriter) mark(list string, rev uint64) {
 	w.touched[list] = true
 }
 
+// setList gives a list new settings, or deletes it (nil): finish writes
+// them, whether or not its cards change, and brings its group card up to
+// date.
+func (w *cardWriter) setList(id string, l *List) {
+	w.lists[id] = l
+	w.settings = true
+	w.changed[id] = true
+	w.touched[id] = true
+}
+
 // putContact stores a contact of a list: its duplicate state is decided
 // here, against the directory as it is.
 func (w *cardWriter) putContact(c *Contact) (Item, bool, error) {

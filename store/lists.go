@@ -159,9 +159,7 @@ func (s *Store) CreateList(l *List) error {
 			}
 		}
 		l.ID, l.Version, l.Created, l.Updated = id, 1, w.now, w.now
-		w.lists[id] = l
-		w.settings = true
-		w.touched[id] = true
+		w.setList(id, l)
 		return nil
 	})
 }
@@ -191,9 +189,7 @@ func (s *Store) UpdateList(id string, version uint64, fn func(*List) error) (*Li
 			}
 		}
 		l.ID, l.Version, l.Updated = id, cur.Version+1, w.now
-		w.lists[id] = &l
-		w.settings = true
-		w.touched[id] = true
+		w.setList(id, &l)
 		out = &l
 		return nil
 	})
@@ -221,8 +217,7 @@ func (s *Store) DeleteList(id string, version uint64) error {
 				return err
 			}
 		}
-		w.lists[id] = nil
-		w.settings = true
+		w.setList(id, nil)
 		return nil
 	})
 }

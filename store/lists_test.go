@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -210,5 +211,52 @@ func TestLiveListsFollowTheDirectory(t *testing.T) {
 	}
 	if _, err := s.WriteContacts(l.ID, 0, []ContactWrite{contact("x", "X", "x@x.example")}); !errors.Is(err, ErrLiveList) {
 		t.Errorf("a contact write to a live list: %v", err)
+	}
+}
+
+// A change of a list's settings alone (its group card stays the same) is
+// written, not only kept in memory: it survives a restart.
+func TestListSettingsOnlyChangesSurviveARestart(t *testing.T) {
+	key := directory.PersonKey("src", "a")
+	for _, c := range []struct {
+		name   string
+		change func(*List)
+	}{
+		{"state", func(l *List) { l.State = ListDisabled }},
+		{"description", func(l *List) { l.Description = "x" }},
+		{"state and description", func(l *List) { l.State, l.Description = ListDisabled, "x" }},
+		{"audience", func(l *List) { l.Audience = Audience{Members: Members{Users: []string{key}}} }},
+		{"editors", func(l *List) { l.Editors = Members{Users: []string{key}} }},
+		{"name", func(l *List) { l.Name = "Renamed" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "db")
+			s := open(t, path, Options{})
+			s.Apply(publish(t, person("a", "Ann", "X")))
+			l := newList(t, s, "Suppliers", Audience{Everyone: true})
+			s.WriteContacts(l.ID, 0, []ContactWrite{contact("acme", "Acme Hotline", "help@acme.example")})
+			if _, err := s.UpdateList(l.ID, 0, func(l *List) error { c.change(l); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			want := s.Index().Lists[l.ID]
+			it, _ := s.Index().User("a")
+			wantLists, wantEdits := s.Index().ListsFor(it)
+			s.Close()
+			s = open(t, path, Options{})
+			defer s.Close()
+			got := s.Index().Lists[l.ID]
+			if got == nil {
+				t.Fatal("the list is gone after a restart")
+			}
+			g, _ := json.Marshal(got)
+			w, _ := json.Marshal(want)
+			if string(g) != string(w) {
+				t.Errorf("after a restart:\n got %s\nwant %s", g, w)
+			}
+			it, _ = s.Index().User("a")
+			if lists, edits := s.Index().ListsFor(it); !slices.Equal(lists, wantLists) || !slices.Equal(edits, wantEdits) {
+				t.Errorf("a receives %v, edits %v after a restart; before: %v, %v", lists, edits, wantLists, wantEdits)
+			}
+		})
 	}
 }
