@@ -10,7 +10,7 @@ import (
 	"github.com/orgdav/orgdav/store"
 )
 
-// PROPPATCH (RFC 4918 9.2) writes what clients really set: the personal
+// PROPPATCH (RFC 4918 9.2) writes what clients really set: a writable
 // book's name and description (renaming a book in DAVx5 or Thunderbird),
 // Apple's me-card on the home (macOS Contacts sets it; refusing it has
 // been reported to crash AddressBook.app), and their own dead properties.
@@ -68,11 +68,11 @@ func (s *Server) proppatch(w http.ResponseWriter, r *http.Request, rt route, v *
 		return
 	}
 	scope := ""
-	switch {
-	case rt.kind == routeHome:
+	switch rt.kind {
+	case routeHome:
 		scope = store.PropsHome
-	case rt.kind == routeBook && s.book(v, rt.book).writable():
-		scope = store.PropsPersonal
+	case routeBook:
+		scope = propScope(s.book(v, rt.book))
 	}
 	if rt.kind == routeCard {
 		if _, ok := s.book(v, rt.book).find(rt.card); !ok {
@@ -166,7 +166,8 @@ func (s *Server) proppatch(w http.ResponseWriter, r *http.Request, rt route, v *
 }
 
 // checkPropOp decides whether one property may be set or removed on the
-// collection scope names ("" for one nobody writes).
+// collection scope names: the home, a writable book's (propScope), or ""
+// for one nobody writes.
 func checkPropOp(scope string, p *node, remove bool) propOp {
 	op := propOp{name: p.name, remove: remove}
 	switch {
@@ -178,7 +179,7 @@ func checkPropOp(scope string, p *node, remove bool) propOp {
 			limit = maxTextProp
 		}
 		switch {
-		case scope != store.PropsPersonal:
+		case scope == store.PropsHome:
 			op.status = status403
 		case remove:
 		case len(p.children) > 0 || len(p.text) > limit:

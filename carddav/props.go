@@ -316,11 +316,25 @@ func (s *Server) propfind(w http.ResponseWriter, r *http.Request, rt route, v *v
 	}
 }
 
+// propScope names where the properties clients set on a book are stored,
+// each book its own: the personal book's where they always were, a shared
+// list's book's under its id (only its viewer sees them, so one editor's
+// name for a list is theirs alone); "" for a book nobody writes.
+func propScope(b book) string {
+	switch {
+	case !b.writable():
+		return ""
+	case b.id() == bookPersonal:
+		return store.PropsPersonal
+	}
+	return b.id() // "shared-" + list id: never the home's or the personal book's
+}
+
 // writeBookProps writes a book's response, with what its owner set on it.
 func (s *Server) writeBookProps(m ms, pr propRequest, v *viewer, b book) {
 	var set map[xml.Name]string
-	if b.writable() {
-		set = s.stored(v.user, store.PropsPersonal)
+	if scope := propScope(b); scope != "" {
+		set = s.stored(v.user, scope)
 	}
 	writeProps(m, bookPath(v.user, b.id()), pr, withStored(set, s.bookProps(v, b)), storedNames(set))
 }

@@ -365,3 +365,58 @@ func TestARenamedViewerStaysInTheAudience(t *testing.T) {
 		t.Error("the renamed viewer is out of the audience")
 	}
 }
+
+// Each writable book keeps its own properties: an editor renaming one
+// shared list's book renames that book only, not their personal book nor
+// another list's book, and renaming the personal book leaves the lists'.
+func TestRenamingOneBookLeavesTheOthers(t *testing.T) {
+	e := newEnv(t, 40)
+	erin := mustUser(t, e, "erin")
+	var lists []*store.List
+	for _, name := range []string{"Suppliers", "Partners"} {
+		l := &store.List{Name: name, State: store.ListEnabled, Audience: store.Audience{Everyone: true}, Editors: store.Members{Users: []string{erin.Key}}}
+		if err := e.st.CreateList(l); err != nil {
+			t.Fatal(err)
+		}
+		lists = append(lists, l)
+	}
+	one, other := bookPath("erin", sharedPrefix+lists[0].ID), bookPath("erin", sharedPrefix+lists[1].ID)
+	personal := bookPath("erin", bookPersonal)
+	rename := func(path, name string) {
+		t.Helper()
+		r := e.do("PROPPATCH", path, "erin", `<D:propertyupdate xmlns:D="DAV:" xmlns:A="http://apple.com/ns/ical/"><D:set><D:prop><D:displayname>`+name+`</D:displayname><A:calendar-color>`+name+`</A:calendar-color></D:prop></D:set></D:propertyupdate>`)
+		if r.code != http.StatusMultiStatus || strings.Count(r.body, status200) != 1 || strings.Contains(r.body, "403") {
+			t.Fatalf("PROPPATCH %s: %d %s", path, r.code, r.body)
+		}
+	}
+	names := func() map[string]string {
+		t.Helper()
+		r := e.do("PROPFIND", homePath("erin"), "erin", `<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>`, "Depth", "1")
+		out := map[string]string{}
+		for _, resp := range parseMS(t, r.body).Responses {
+			p, _ := resp.prop(nsDAV, "displayname")
+			color, _ := resp.prop("http://apple.com/ns/ical/", "calendar-color")
+			out[resp.Href] = p.Text + "|" + color.Text
+		}
+		for _, path := range []string{one, other, personal} {
+			r := e.do("PROPFIND", path, "erin", "", "Depth", "0")
+			resp := parseMS(t, r.body).Responses[0]
+			p, _ := resp.prop(nsDAV, "displayname")
+			color, _ := resp.prop("http://apple.com/ns/ical/", "calendar-color")
+			if got := p.Text + "|" + color.Text; got != out[path] {
+				t.Errorf("%s: %q at Depth 0, %q in the home set", path, got, out[path])
+			}
+		}
+		return out
+	}
+	rename(one, "Vendors")
+	got := names()
+	if got[one] != "Vendors|Vendors" || got[other] != "Partners|" || got[personal] != "Personal|" {
+		t.Errorf("after renaming one list's book: %v", got)
+	}
+	rename(personal, "Mine")
+	got = names()
+	if got[one] != "Vendors|Vendors" || got[other] != "Partners|" || got[personal] != "Mine|Mine" {
+		t.Errorf("after renaming the personal book: %v", got)
+	}
+}
