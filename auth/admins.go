@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/orgdav/orgdav/store"
@@ -43,16 +44,7 @@ func (a *Admins) Is(it *store.Item) bool {
 		if !ok {
 			key, ok = a.Store.Resolved("group", strings.ToLower(dn))
 		}
-		if ok && inGroup(it, key) {
-			return true
-		}
-	}
-	return false
-}
-
-func inGroup(it *store.Item, key string) bool {
-	for _, g := range it.Groups {
-		if g == key {
+		if ok && slices.Contains(it.Groups, key) {
 			return true
 		}
 	}

@@ -94,13 +94,13 @@ func (a *DirectoryAuth) key(user, pass string) [32]byte {
 // keep is how long a verified login is remembered at all.
 func (a *DirectoryAuth) keep() time.Duration { return max(a.TTL, a.OutageGrace) }
 
-// lookup finds a verified login: hit when the cache holds it for the
-// same person still, trusted when it needs no directory (within TTL, or
-// in the grace while the directory is down), graced when an outage may be
-// ridden out with it.
-func (a *DirectoryAuth) lookup(k [32]byte, now time.Time) (c verified, hit, trusted, graced bool) {
+// lookup finds a verified login the cache holds for the same person
+// still: trusted when it needs no directory (within TTL, or in the grace
+// while the directory is down), graced when an outage may be ridden out
+// with it.
+func (a *DirectoryAuth) lookup(k [32]byte, now time.Time) (c verified, trusted, graced bool) {
 	a.mu.Lock()
-	c, hit = a.cache[k]
+	c, hit := a.cache[k]
 	down := now.Before(a.downUntil)
 	a.mu.Unlock()
 	// The same person must still hold the account: not someone who left,
@@ -110,12 +110,12 @@ func (a *DirectoryAuth) lookup(k [32]byte, now time.Time) (c verified, hit, trus
 	// Other logins still ask: another source may be up, and a source that
 	// is down fails them at once.
 	trusted = hit && (now.Sub(c.at) < a.TTL || down && graced)
-	return c, hit, trusted, graced
+	return c, trusted, graced
 }
 
 // Cached implements Cacher.
 func (a *DirectoryAuth) Cached(user, pass string) (string, bool) {
-	c, _, trusted, _ := a.lookup(a.key(user, pass), a.now())
+	c, trusted, _ := a.lookup(a.key(user, pass), a.now())
 	return c.user, trusted
 }
 
@@ -123,7 +123,7 @@ func (a *DirectoryAuth) Cached(user, pass string) (string, bool) {
 func (a *DirectoryAuth) Authenticate(ctx context.Context, user, pass string) (string, error) {
 	k := a.key(user, pass)
 	began, start := time.Now(), a.now()
-	c, _, trusted, graced := a.lookup(k, start)
+	c, trusted, graced := a.lookup(k, start)
 	if trusted {
 		return c.user, nil
 	}

@@ -169,18 +169,24 @@ func (t *Throttle) Begin(user, ip string) (end func(Outcome), wait time.Duration
 	t.inflight[pair]++
 	t.inflight[client]++
 	return func(o Outcome) {
+		var now time.Time
+		if o != Succeeded {
+			now = t.clock()
+		}
 		t.mu.Lock()
+		defer t.mu.Unlock()
 		for _, k := range []uint64{pair, client} {
 			if t.inflight[k]--; t.inflight[k] <= 0 {
 				delete(t.inflight, k)
 			}
 		}
-		t.mu.Unlock()
+		// As Fail and FailClient charge, with the keys already hashed.
 		switch o {
 		case Failed:
-			t.Fail(user, ip)
+			t.spend(pair, pairBudget, now)
+			t.spend(client, clientBudget, now)
 		case Unchecked:
-			t.FailClient(ip)
+			t.spend(client, clientBudget, now)
 		}
 	}, 0, true
 }
@@ -244,11 +250,4 @@ func (t *Throttle) expire(now time.Time) {
 		delete(t.entries, e.key)
 		t.order.Remove(el)
 	}
-}
-
-// size is the number of budgets kept, for tests.
-func (t *Throttle) size() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.order.Len()
 }

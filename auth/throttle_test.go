@@ -178,3 +178,10 @@ func TestThrottleTableIsBounded(t *testing.T) {
 		t.Errorf("checks cost %v on a full table, %v on an empty one; want within 5x", full, empty)
 	}
 }
+
+// size is the number of budgets kept.
+func (t *Throttle) size() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.order.Len()
+}

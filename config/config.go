@@ -494,10 +494,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: metrics.listen: %q is not host:port (e.g. 127.0.0.1:9464)", c.Metrics.Listen)
 		}
 	}
-	if c.Metrics.TokenFile != "" {
-		if _, err := c.MetricsToken(); err != nil {
-			return err
-		}
+	if _, err := c.MetricsToken(); err != nil {
+		return err
 	}
 	if c.Auth.OutageGrace.Duration < 0 || c.Auth.OutageGrace.Duration > 7*24*time.Hour {
 		return errors.New("config: auth.outage_grace: must be between 0s (off) and 7d")

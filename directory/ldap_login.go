@@ -114,14 +114,8 @@ func (s *LDAPSource) findLogin(ctx context.Context, filter, domain string) (dn, 
 // reached or could not answer, rather than answering.
 func unreachable(err error) bool {
 	var le *ldap.Error
-	if !errors.As(err, &le) {
-		return true
-	}
-	switch le.ResultCode {
-	case ldap.ErrorNetwork, ldap.LDAPResultBusy, ldap.LDAPResultUnavailable, ldap.LDAPResultTimeLimitExceeded, ldap.LDAPResultTimeout:
-		return true
-	}
-	return false
+	return !errors.As(err, &le) || ldap.IsErrorAnyOf(err, ldap.ErrorNetwork, ldap.LDAPResultBusy, ldap.LDAPResultUnavailable,
+		ldap.LDAPResultTimeLimitExceeded, ldap.LDAPResultTimeout)
 }
 
 // netbiosName returns the domain's NetBIOS name (EXAMPLE in EXAMPLE\alice),

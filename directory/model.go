@@ -144,11 +144,12 @@ var cardNamespace = uuid.MustParse("0f1d6c5e-8a49-5b6a-9c1e-6f7267646176")
 
 // CardUID derives the stable card UID (and href name) from an entry key.
 func CardUID(key string) string {
-	return uuid.NewSHA1(cardNamespace, []byte(key)).String()
+	return string(AppendCardUID(make([]byte, 0, 36), key))
 }
 
-// AppendCardUID appends CardUID(key) to dst without allocating: a group
-// card names every member by UID, thousands per rendering.
+// AppendCardUID appends CardUID(key), the name-based (version 5) UUID of
+// key in cardNamespace, to dst without allocating: a group card names
+// every member by UID, thousands per rendering.
 func AppendCardUID(dst []byte, key string) []byte {
 	var buf [256]byte
 	in := buf[:0]

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -14,11 +13,7 @@ import (
 // next one.
 func readmeSection(t *testing.T, title string) string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "\n## "+title+"\n")
+	_, rest, ok := strings.Cut(readme(t), "\n## "+title+"\n")
 	if !ok {
 		t.Fatalf("README.md has no section %q", title)
 	}
@@ -30,10 +25,8 @@ func readmeSection(t *testing.T, title string) string {
 
 // readmeScript returns a section's sh blocks, joined.
 func readmeScript(t *testing.T, section string) string {
-	var out []string
-	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(section, -1) {
-		out = append(out, m[1])
-	}
+	t.Helper()
+	out := fencedBlocks(section, "sh")
 	if len(out) == 0 {
 		t.Fatal("the section has no sh block")
 	}

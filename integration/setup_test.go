@@ -9,15 +9,31 @@ import (
 	"testing"
 )
 
-// readmeYAML returns the README's yaml block that starts with start.
-func readmeYAML(t *testing.T, start string) string {
+// readme returns the README's text.
+func readme(t *testing.T) string {
+	t.Helper()
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
-		if strings.HasPrefix(m[1], start) {
-			return m[1]
+	return string(b)
+}
+
+// fencedBlocks returns the bodies of text's ```lang blocks, in order.
+func fencedBlocks(text, lang string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile("(?s)```"+regexp.QuoteMeta(lang)+"\n(.*?)```").FindAllStringSubmatch(text, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// readmeYAML returns the README's yaml block that starts with start.
+func readmeYAML(t *testing.T, start string) string {
+	t.Helper()
+	for _, b := range fencedBlocks(readme(t), "yaml") {
+		if strings.HasPrefix(b, start) {
+			return b
 		}
 	}
 	t.Fatalf("README.md has no yaml block starting %q", start)

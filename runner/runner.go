@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math"
 	"os"
 	"runtime/debug"
@@ -96,7 +95,7 @@ type GroupFinder interface {
 // GroupKey returns the key of the group a DN names in any source, as of
 // its last read; the first source by name wins.
 func (r *Runner) GroupKey(dn string) (string, bool) {
-	for _, name := range slices.Sorted(maps.Keys(r.specs)) {
+	for _, name := range r.names {
 		sp := r.specs[name]
 		if f, ok := sp.Source.(GroupFinder); ok && !sp.Draft {
 			if id, ok := f.GroupID(dn); ok {
@@ -267,7 +266,6 @@ func (r *Runner) applyChanges(sp *Spec, sr *sourceRuns, inc Incremental, d *dire
 		sr.prior, sr.stale = nil, true
 		return err
 	}
-	sr.imported.Store(true)
 	sr.prior.Commit(ch)
 	run.Published = len(sr.prior.People)
 	r.counts(res, run)
