@@ -97,21 +97,19 @@ func (d *decoder) flag() bool { return d.n() == 1 }
 
 // decodePerson reads a person record's data, binary or JSON.
 func decodePerson(data []byte) (*directory.Entry, error) {
+	// A binary entry's strings and photo point into what it is decoded
+	// from: a copy, so the entry may outlive data.
 	if len(data) > 0 && data[0] == codecBinary {
 		data = append([]byte(nil), data...)
 	}
-	return decodePersonIn(data)
-}
-
-// decodePersonIn is decodePerson whose strings and photo point into data,
-// which must outlive the entry.
-func decodePersonIn(data []byte) (*directory.Entry, error) {
 	var e directory.Entry
 	return &e, decodePersonInto(data, &e)
 }
 
-// decodePersonInto is decodePersonIn into an entry whose slices it
-// reuses, so a reader decoding one card after another allocates nothing.
+// decodePersonInto decodes a person record's data into an entry whose
+// slices it reuses, so a reader decoding one card after another allocates
+// nothing. The entry's strings and photo point into data, which must
+// outlive it.
 func decodePersonInto(data []byte, e *directory.Entry) error {
 	emails, ims, phones, groups, addr := e.Emails, e.IMs, e.Phones, e.Groups, e.Address
 	*e = directory.Entry{}

@@ -210,8 +210,10 @@ func (s *Store) rebuildIndex() error {
 				}
 			}
 		}
-		if err := meta.Put(kSumVer, []byte(sumVer)); err != nil {
-			return err
+		if string(meta.Get(kSumVer)) != sumVer {
+			if err := meta.Put(kSumVer, []byte(sumVer)); err != nil {
+				return err
+			}
 		}
 		var err error
 		if lists, err = loadLists(tx); err != nil {
@@ -316,7 +318,7 @@ func summarise(k, v []byte, rehash func(e *directory.Entry, g *directory.GroupEn
 		it, err := listItem(string(k), r)
 		return r, it, err
 	}
-	_, e, g, err := loadRecord(k, v)
+	e, g, err := decodeEntry(k, r)
 	if err != nil {
 		return r, Item{}, err
 	}
@@ -332,20 +334,33 @@ func summarise(k, v []byte, rehash func(e *directory.Entry, g *directory.GroupEn
 // listItem summarises a shared-list card from its record; a contact's
 // duplicate state is decided when the index is reconciled.
 func listItem(name string, r record) (Item, error) {
-	it := Item{Name: name, Kind: r.kind, Rev: r.rev, hash: r.hash, Tag: hex.EncodeToString(r.hash[:10])}
 	if r.kind == KindListGroup {
-		it.Key, it.List = name, name
-		return it, nil
+		return listGroupItem(name, r.rev, r.hash), nil
 	}
-	c, err := decodeContact(r.data, it.Tag)
+	tag := hex.EncodeToString(r.hash[:10])
+	c, err := decodeContact(r.data, tag)
 	if err != nil {
-		return it, fmt.Errorf("store: contact %s: %w", name, err)
+		return Item{}, fmt.Errorf("store: contact %s: %w", name, err)
 	}
-	it.Key, it.List, it.Emails = c.ID, c.List, foldEmails(c.Emails)
+	c.Emails = foldEmails(c.Emails)
+	return contactItem(name, r.rev, r.hash, &c), nil
+}
+
+// contactItem summarises a list's contact, whose addresses are folded
+// (foldEmails). A contact referring to a directory person duplicates it;
+// whether one with addresses does is for the caller to decide.
+func contactItem(name string, rev uint64, hash [16]byte, c *Contact) Item {
+	it := Item{Name: name, Key: c.ID, Kind: KindContact, Rev: rev, hash: hash, Tag: hex.EncodeToString(hash[:10]),
+		List: c.List, Emails: c.Emails}
 	if c.Ref != "" {
 		it.Ref, it.Dup = true, c.Ref
 	}
-	return it, nil
+	return it
+}
+
+// listGroupItem summarises a list's group card, named by the list's id.
+func listGroupItem(id string, rev uint64, hash [16]byte) Item {
+	return Item{Name: id, Key: id, Kind: KindListGroup, Rev: rev, hash: hash, Tag: hex.EncodeToString(hash[:10]), List: id}
 }
 
 // encodeSummary packs an index item: kind, rev, hash, present, manager,

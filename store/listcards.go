@@ -83,7 +83,6 @@ func contactHash(c *Contact) [16]byte {
 // wrote and removed, over the index it started from, and the lists whose
 // group cards it must bring up to date.
 type cardWriter struct {
-	s       *Store
 	tx      *bolt.Tx
 	old     *Index
 	rev     uint64
@@ -99,16 +98,22 @@ type cardWriter struct {
 	settings bool
 }
 
-// listTx runs fn in one transaction and publishes the index it leads to.
-func (s *Store) listTx(fn func(w *cardWriter) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.Index()
-	w := &cardWriter{s: s, old: old, now: s.opt.Now(), upserts: map[string]Item{}, removed: map[string]bool{},
+// newCardWriter starts a transaction's changes over old, with every list
+// as old has it.
+func newCardWriter(s *Store, old *Index) *cardWriter {
+	w := &cardWriter{old: old, now: s.opt.Now(), upserts: map[string]Item{}, removed: map[string]bool{},
 		lists: make(map[string]*List, len(old.Lists)+1), changed: map[string]bool{}, touched: map[string]bool{}, listRev: map[string]uint64{}}
 	for id, l := range old.Lists {
 		w.lists[id] = l
 	}
+	return w
+}
+
+// listTx runs fn in one transaction and publishes the index it leads to.
+func (s *Store) listTx(fn func(w *cardWriter) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := newCardWriter(s, s.Index())
 	var horizon uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		w.tx = tx
@@ -117,7 +122,7 @@ func (s *Store) listTx(fn func(w *cardWriter) error) error {
 		if err := fn(w); err != nil {
 			return err
 		}
-		if err := w.finish(old); err != nil {
+		if err := w.finish(); err != nil {
 			return err
 		}
 		if err := s.pruneTombstones(tx, w.now); err != nil {
@@ -130,7 +135,7 @@ func (s *Store) listTx(fn func(w *cardWriter) error) error {
 	if err != nil {
 		return err
 	}
-	s.idx.Store(w.index(old, old.Rev, horizon))
+	s.idx.Store(w.index(horizon))
 	return nil
 }
 
@@ -262,12 +267,8 @@ func (w *cardWriter) putContact(c *Contact) (Item, bool, error) {
 	if exists && cur.hash == h {
 		return cur, false, nil
 	}
-	it := Item{Name: name, Key: c.ID, Kind: KindContact, hash: h, Tag: hex.EncodeToString(h[:10]), List: c.List, Emails: c.Emails}
-	if c.Ref != "" {
-		it.Ref, it.Dup = true, c.Ref
-	} else {
-		it.Dup = dupOf(w.old, &it)
-	}
+	it := contactItem(name, 0, h, c)
+	it.Dup = dupOf(w.old, &it)
 	return it, !exists, w.put(it, data)
 }
 
@@ -286,7 +287,7 @@ func dupOf(dir *Index, it *Item) string {
 
 // finish writes the group cards of the lists this transaction touched and
 // the settings of the lists it changed.
-func (w *cardWriter) finish(dir *Index) error {
+func (w *cardWriter) finish() error {
 	ids := make([]string, 0, len(w.touched))
 	for id := range w.touched {
 		ids = append(ids, id)
@@ -297,7 +298,7 @@ func (w *cardWriter) finish(dir *Index) error {
 		if l == nil {
 			continue
 		}
-		g := ListGroup{List: id, Name: l.Name, Members: w.members(dir, l)}
+		g := ListGroup{List: id, Name: l.Name, Members: w.members(l)}
 		data, err := json.Marshal(g)
 		if err != nil {
 			return err
@@ -308,14 +309,11 @@ func (w *cardWriter) finish(dir *Index) error {
 		if cur, ok := w.lookup(id); ok && cur.hash == h {
 			continue
 		}
-		if err := w.put(Item{Name: id, Key: id, Kind: KindListGroup, hash: h, Tag: hex.EncodeToString(h[:10]), List: id}, data); err != nil {
+		if err := w.put(listGroupItem(id, 0, h), data); err != nil {
 			return err
 		}
 	}
-	b, err := w.tx.CreateBucketIfNotExists(bLists)
-	if err != nil {
-		return err
-	}
+	b := w.tx.Bucket(bLists)
 	for id := range w.changed {
 		l := w.lists[id]
 		if l == nil {
@@ -350,7 +348,8 @@ func (w *cardWriter) finish(dir *Index) error {
 // members lists a list's group card members: for a live list the
 // directory people of its group or department, else its contacts, each as
 // the directory card it duplicates, if any.
-func (w *cardWriter) members(dir *Index, l *List) []string {
+func (w *cardWriter) members(l *List) []string {
+	dir := w.old
 	var out []string
 	if l.Live != nil {
 		var pos []int32
@@ -393,15 +392,15 @@ func (ix *Index) hasPerson(name string) bool {
 	return ok && it.Kind == KindPerson
 }
 
-// index is the index after the transaction: old with its writes, the
-// lists' new settings and their audiences.
-func (w *cardWriter) index(old *Index, rev, horizon uint64) *Index {
+// index is the index after the transaction: the one it started from with
+// its writes, the lists' new settings and their audiences.
+func (w *cardWriter) index(horizon uint64) *Index {
 	ups := make([]Item, 0, len(w.upserts))
 	for _, it := range w.upserts {
 		ups = append(ups, it)
 	}
 	sort.Slice(ups, func(i, j int) bool { return ups[i].Name < ups[j].Name })
-	ix := patchIndex(old, ups, w.removed, rev, horizon)
+	ix := patchIndex(w.old, ups, w.removed, w.old.Rev, horizon)
 	lists := make(map[string]*List, len(w.lists))
 	for id, l := range w.lists {
 		if l != nil {
@@ -423,11 +422,7 @@ func (s *Store) reconcile(dir *Index, contacts []*Item, lists []string) (*Index,
 	if len(contacts) == 0 && len(lists) == 0 {
 		return dir, nil
 	}
-	w := &cardWriter{s: s, old: dir, now: s.opt.Now(), upserts: map[string]Item{}, removed: map[string]bool{},
-		lists: make(map[string]*List, len(dir.Lists)), changed: map[string]bool{}, touched: map[string]bool{}, listRev: map[string]uint64{}}
-	for id, l := range dir.Lists {
-		w.lists[id] = l
-	}
+	w := newCardWriter(s, dir)
 	for _, id := range lists {
 		w.touched[id] = true
 	}
@@ -445,21 +440,28 @@ func (s *Store) reconcile(dir *Index, contacts []*Item, lists []string) (*Index,
 				}
 			}
 		}
-		if err := w.finish(dir); err != nil {
+		if err := w.finish(); err != nil {
 			return err
+		}
+		if len(w.upserts) == 0 && len(w.changed) == 0 {
+			// Nothing to write: no commit, no sync to disk.
+			return errUpToDate
 		}
 		horizon = getU64(meta, kHorizon)
 		putU64(meta, kRev, w.rev)
 		return nil
 	})
+	if errors.Is(err, errUpToDate) {
+		return dir, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: bring shared lists up to date with the directory: %w", err)
 	}
-	if len(w.upserts) == 0 && len(w.changed) == 0 {
-		return dir, nil
-	}
-	return w.index(dir, dir.Rev, horizon), nil
+	return w.index(horizon), nil
 }
+
+// errUpToDate rolls back a reconcile that found nothing to change.
+var errUpToDate = errors.New("shared lists are up to date")
 
 // affectedByDirectory returns the contacts and lists a directory change
 // may affect: contacts sharing an address with a changed or removed
@@ -589,20 +591,7 @@ func readContact(b *bolt.Bucket, it *Item) (Contact, error) {
 // ListGroupCard reads a list's group card.
 func (s *Store) ListGroupCard(name string) (ListGroup, error) {
 	var g ListGroup
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bItems).Get([]byte(name))
-		if v == nil {
-			return ErrNotFound
-		}
-		r, err := decodeRecord(v)
-		if err != nil {
-			return err
-		}
-		if r.kind != KindListGroup {
-			return ErrNotFound
-		}
-		return json.Unmarshal(r.data, &g)
-	})
+	err := s.readItem(name, KindListGroup, func(data []byte) error { return json.Unmarshal(data, &g) })
 	return g, err
 }
 

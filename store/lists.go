@@ -225,11 +225,7 @@ func (s *Store) DeleteList(id string, version uint64) error {
 // loadLists reads every list's settings.
 func loadLists(tx *bolt.Tx) (map[string]*List, error) {
 	out := map[string]*List{}
-	b := tx.Bucket(bLists)
-	if b == nil {
-		return out, nil
-	}
-	err := b.ForEach(func(k, v []byte) error {
+	err := tx.Bucket(bLists).ForEach(func(k, v []byte) error {
 		var l List
 		if err := json.Unmarshal(v, &l); err != nil {
 			return fmt.Errorf("store: list %s: %w", k, err)

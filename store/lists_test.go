@@ -260,3 +260,28 @@ func TestListSettingsOnlyChangesSurviveARestart(t *testing.T) {
 		})
 	}
 }
+
+// A reconcile that finds the shared lists up to date writes nothing: no
+// commit, so no sync to disk (every start and every directory run
+// reconciles).
+func TestReconcileWithNothingToChangeDoesNotCommit(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "db"), Options{})
+	defer s.Close()
+	s.Apply(publish(t, withEmail(person("a", "Ann", "X"), "ann@corp.example")))
+	l := newList(t, s, "Suppliers", Audience{Everyone: true})
+	s.WriteContacts(l.ID, 0, []ContactWrite{contact("ann", "Ann (copy)", "ann@corp.example")})
+	ix := s.Index()
+	var contacts []*Item
+	for i := range ix.ListCards(l.ID) {
+		contacts = append(contacts, &ix.ListCards(l.ID)[i])
+	}
+	written := func() int64 { st := s.db.Stats(); return st.TxStats.GetWrite() }
+	writes := written()
+	next, err := s.reconcile(ix, contacts, []string{l.ID})
+	if err != nil || next != ix {
+		t.Fatalf("reconcile: %v, a new index: %v", err, next != ix)
+	}
+	if n := written() - writes; n != 0 {
+		t.Errorf("an up-to-date reconcile wrote %d times", n)
+	}
+}

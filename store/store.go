@@ -741,21 +741,27 @@ func loadRecord(k, v []byte) (record, *directory.Entry, *directory.GroupEntry, e
 	if err != nil {
 		return r, nil, nil, fmt.Errorf("store: item %s: %w", k, err)
 	}
+	e, g, err := decodeEntry(k, r)
+	return r, e, g, err
+}
+
+// decodeEntry decodes the person or group entry in record r of item k.
+func decodeEntry(k []byte, r record) (*directory.Entry, *directory.GroupEntry, error) {
 	switch r.kind {
 	case KindPerson:
 		e, err := decodePerson(r.data)
 		if err != nil {
-			return r, nil, nil, fmt.Errorf("store: item %s: %w", k, err)
+			return nil, nil, fmt.Errorf("store: item %s: %w", k, err)
 		}
-		return r, e, nil, nil
+		return e, nil, nil
 	case KindGroup:
 		g, err := decodeGroup(r.data)
 		if err != nil {
-			return r, nil, nil, fmt.Errorf("store: item %s: %w", k, err)
+			return nil, nil, fmt.Errorf("store: item %s: %w", k, err)
 		}
-		return r, nil, g, nil
+		return nil, g, nil
 	}
-	return r, nil, nil, fmt.Errorf("store: item %s: unknown kind %q", k, r.kind)
+	return nil, nil, fmt.Errorf("store: item %s: unknown kind %q", k, r.kind)
 }
 
 type record struct {
