@@ -128,12 +128,7 @@ func (a *API) HTTP() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, no := a.opt.Gate.Check(r)
 		if no != nil {
-			switch {
-			case no.Status == http.StatusUnauthorized:
-				w.Header().Set("WWW-Authenticate", `Basic realm="orgdav", charset="UTF-8"`)
-			case no.RetryAfter > 0:
-				w.Header().Set("Retry-After", strconv.Itoa(no.RetryAfter))
-			}
+			no.SetHeaders(w.Header())
 			a.count("login", no.Status)
 			writeJSON(w, no.Status, &Error{Status: no.Status, Message: no.Message})
 			return

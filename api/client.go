@@ -82,7 +82,7 @@ func (c *Client) Sync(source string, confirm bool) ([]store.Run, error) {
 		q.Set("confirm", "true")
 	}
 	var runs []store.Run
-	return runs, c.call(http.MethodPost, "sync", q, nil, &runs)
+	return runs, c.Call(http.MethodPost, "sync", q, nil, &runs)
 }
 
 // Runs returns up to n recent runs of a source, or of all ("").
@@ -92,22 +92,18 @@ func (c *Client) Runs(source string, n int) ([]store.Run, error) {
 		q.Set("source", source)
 	}
 	var runs []store.Run
-	return runs, c.call(http.MethodGet, "runs", q, nil, &runs)
+	return runs, c.Call(http.MethodGet, "runs", q, nil, &runs)
 }
 
 // Audit returns up to n recent admin changes, newest first.
 func (c *Client) Audit(n int) ([]store.AuditEntry, error) {
 	var log []store.AuditEntry
-	return log, c.call(http.MethodGet, "audit", url.Values{"n": {strconv.Itoa(n)}}, nil, &log)
+	return log, c.Call(http.MethodGet, "audit", url.Values{"n": {strconv.Itoa(n)}}, nil, &log)
 }
 
 // Call sends a JSON request to a route under Prefix; in, when not nil, is
 // sent as JSON and out, when not nil, is decoded from the answer.
 func (c *Client) Call(method, route string, q url.Values, in, out any) error {
-	return c.call(method, route, q, in, out)
-}
-
-func (c *Client) call(method, route string, q url.Values, in, out any) error {
 	var body io.Reader
 	ctype := ""
 	if in != nil {

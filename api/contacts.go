@@ -27,13 +27,24 @@ func (a *API) mountContacts() {
 		if err != nil {
 			return nil, err
 		}
-		out := []ContactView{}
-		res := a.resolver()
-		err = a.opt.Store.ListContacts(l.ID, func(c store.Contact) bool {
-			out = append(out, res.contactView(&c, false))
+		// Read first, then shown: the directory entries contacts refer to
+		// are read in a transaction of their own, never one nested in the
+		// list's.
+		var contacts []store.Contact
+		if err := a.opt.Store.ListContacts(l.ID, func(c store.Contact) bool {
+			contacts = append(contacts, c)
 			return true
-		})
-		return out, err
+		}); err != nil {
+			return nil, err
+		}
+		people := a.opt.Store.NewReader()
+		defer people.Close()
+		res := a.resolver()
+		out := make([]ContactView, 0, len(contacts))
+		for i := range contacts {
+			out = append(out, res.contactView(&contacts[i], false, people))
+		}
+		return out, nil
 	}))
 	a.route("POST "+Prefix+"lists/{id}/contacts", a.handleStatus(http.StatusCreated, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		l, version, err := a.listToChange(r)
@@ -64,7 +75,7 @@ func (a *API) mountContacts() {
 		}
 		w.Header().Set("ETag", `"`+got.ETag+`"`)
 		w.Header().Set("Location", Prefix+"lists/"+l.ID+"/contacts/"+c.ID)
-		v := a.resolver().contactView(&got, true)
+		v := a.fullView(&got)
 		v.ListVersion = res.List.Version
 		return v, nil
 	}))
@@ -74,7 +85,7 @@ func (a *API) mountContacts() {
 			return nil, err
 		}
 		w.Header().Set("ETag", `"`+c.ETag+`"`)
-		return a.resolver().contactView(&c, true), nil
+		return a.fullView(&c), nil
 	}))
 	a.route("PUT "+Prefix+"lists/{id}/contacts/{cid}", a.handleW(func(w http.ResponseWriter, r *http.Request) (any, error) {
 		cur, err := a.contact(r)
@@ -100,10 +111,8 @@ func (a *API) mountContacts() {
 			return nil, err
 		}
 		w.Header().Set("ETag", `"`+got.ETag+`"`)
-		v := a.resolver().contactView(&got, true)
-		if l != nil {
-			v.ListVersion = l.Version
-		}
+		v := a.fullView(&got)
+		v.ListVersion = l.Version
 		return v, nil
 	}))
 	a.route("DELETE "+Prefix+"lists/{id}/contacts/{cid}", a.handle(func(r *http.Request) (any, error) {
@@ -355,12 +364,21 @@ type ContactView struct {
 	ListVersion uint64 `json:"list_version,omitempty"`
 }
 
-func (r *resolver) contactView(c *store.Contact, full bool) ContactView {
+// fullView shows one contact with its vCard.
+func (a *API) fullView(c *store.Contact) ContactView {
+	people := a.opt.Store.NewReader()
+	defer people.Close()
+	return a.resolver().contactView(c, true, people)
+}
+
+// contactView shows a contact; people reads the directory entries of
+// contacts that refer to a person.
+func (r *resolver) contactView(c *store.Contact, full bool, people *store.Reader) ContactView {
 	v := ContactView{ID: c.ID, UID: c.UID, ETag: c.ETag, Updated: c.Updated, Emails: []string{}, Phones: []string{}}
 	if c.Ref != "" {
 		if it, ok := r.ix.Account(c.Ref); ok {
 			v.Person = it.Username
-			if e, err := r.a.opt.Store.Person(c.Ref); err == nil {
+			if e, err := people.Person(c.Ref); err == nil {
 				v.Name, v.Emails = e.DisplayName, append(v.Emails, e.Emails...)
 			}
 		} else {
@@ -374,8 +392,7 @@ func (r *resolver) contactView(c *store.Contact, full bool) ContactView {
 			v.Same = p.Username
 		}
 	}
-	if entries, err := contactfile.ParseVCard(c.Card); err == nil && len(entries) == 1 && entries[0].Card != nil {
-		card := entries[0].Card
+	if card, _ := oneCard(c.Card); card != nil {
 		v.Name = card.Value(vcard.FieldFormattedName)
 		v.Org = strings.ReplaceAll(card.Value(vcard.FieldOrganization), ";", ", ")
 		v.Emails = append(v.Emails, cardEmails(card)...)
@@ -387,4 +404,18 @@ func (r *resolver) contactView(c *store.Contact, full bool) ContactView {
 		v.VCard = string(c.Card)
 	}
 	return v
+}
+
+// oneCard parses a stored card, which holds one contact: an error when it
+// does not parse or holds another number; nil and no error when the one
+// it holds is not a contact.
+func oneCard(data []byte) (vcard.Card, error) {
+	entries, err := contactfile.ParseVCard(data)
+	if err == nil && len(entries) != 1 {
+		err = fmt.Errorf("%d contacts in one stored card", len(entries))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return entries[0].Card, nil
 }

@@ -62,9 +62,7 @@ func (a *API) mountImports() {
 			return nil, listError(err)
 		}
 		rep.ListVersion = res.List.Version
-		a.imports.WithLabelValues("applied").Inc()
-		a.audit(r, store.AuditEntry{Action: "import", Target: listTarget(l), Before: before, After: len(a.opt.Store.Index().ListCards(l.ID)),
-			Note: fmt.Sprintf("%s: %d created, %d updated, %d unchanged, %d skipped", rep.Format, rep.Created, rep.Updated, rep.Unchanged, rep.Skipped)})
+		a.imported(r, listTarget(l), before, len(a.opt.Store.Index().ListCards(l.ID)), rep)
 		return rep, nil
 	}))
 	a.route("GET "+Prefix+"lists/{id}/export", func(w http.ResponseWriter, r *http.Request) {
@@ -73,16 +71,24 @@ func (a *API) mountImports() {
 			a.writeError(w, r, err)
 			return
 		}
-		var cards []vcard.Card
-		err = a.opt.Store.ListContacts(l.ID, func(c store.Contact) bool {
-			if card := a.exportCard(&c); card != nil {
-				cards = append(cards, card)
-			}
+		// Read first, then turned into cards: the directory entries
+		// contacts refer to are read in a transaction of their own, never
+		// one nested in the list's.
+		var contacts []store.Contact
+		if err := a.opt.Store.ListContacts(l.ID, func(c store.Contact) bool {
+			contacts = append(contacts, c)
 			return true
-		})
-		if err != nil {
+		}); err != nil {
 			a.writeError(w, r, err)
 			return
+		}
+		people := a.opt.Store.NewReader()
+		defer people.Close()
+		var cards []vcard.Card
+		for i := range contacts {
+			if card := a.exportCard(&contacts[i], people); card != nil {
+				cards = append(cards, card)
+			}
 		}
 		a.writeExport(w, r, l.Name, cards)
 	})
@@ -98,8 +104,8 @@ func (a *API) mountImports() {
 		}
 		for _, pc := range cards {
 			e := existingContact{id: pc.Name, uid: pc.UID, card: pc.Data}
-			if entries, err := contactfile.ParseVCard(pc.Data); err == nil && len(entries) == 1 && entries[0].Card != nil {
-				e.emails, e.name, e.phones = matchKeys(entries[0].Card)
+			if card, _ := oneCard(pc.Data); card != nil {
+				e.emails, e.name, e.phones = matchKeys(card)
 			}
 			existing = append(existing, e)
 		}
@@ -119,28 +125,34 @@ func (a *API) mountImports() {
 			}
 			return nil, err
 		}
-		a.imports.WithLabelValues("applied").Inc()
-		a.audit(r, store.AuditEntry{Action: "import", Target: "personal book of " + user, Before: len(existing), After: len(existing) + rep.Created,
-			Note: fmt.Sprintf("%s: %d created, %d updated, %d unchanged, %d skipped", rep.Format, rep.Created, rep.Updated, rep.Unchanged, rep.Skipped)})
+		a.imported(r, "personal book of "+user, len(existing), len(existing)+rep.Created, rep)
 		return rep, nil
 	}))
 	a.route("GET "+Prefix+"users/{user}/personal/export", func(w http.ResponseWriter, r *http.Request) {
 		user, err := a.personalUser(r)
-		if err == nil {
-			var cards []store.PersonalCard
-			if cards, err = a.opt.Store.PersonalCards(user); err == nil {
-				var out []vcard.Card
-				for _, pc := range cards {
-					if entries, perr := contactfile.ParseVCard(pc.Data); perr == nil && len(entries) == 1 && entries[0].Card != nil {
-						out = append(out, entries[0].Card)
-					}
-				}
-				a.writeExport(w, r, "Personal "+user, out)
-				return
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		cards, err := a.opt.Store.PersonalCards(user)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		var out []vcard.Card
+		for _, pc := range cards {
+			if card, _ := oneCard(pc.Data); card != nil {
+				out = append(out, card)
 			}
 		}
-		a.writeError(w, r, err)
+		a.writeExport(w, r, "Personal "+user, out)
 	})
+}
+
+// imported counts an applied import and records it in the audit log.
+func (a *API) imported(r *http.Request, target string, before, after int, rep *ImportReport) {
+	a.imports.WithLabelValues("applied").Inc()
+	a.audit(r, store.AuditEntry{Action: "import", Target: target, Before: before, After: after, Note: rep.note()})
 }
 
 // personalUser is the account a personal-book route names: an admin may
@@ -155,25 +167,24 @@ func (a *API) personalUser(r *http.Request) (string, error) {
 
 // exportCard is a list contact as a file carries it; a contact that refers
 // to a directory person carries the name only, since what else of them a
-// reader may see depends on who reads.
-func (a *API) exportCard(c *store.Contact) vcard.Card {
+// reader may see depends on who reads. people reads the person's entry.
+func (a *API) exportCard(c *store.Contact, people *store.Reader) vcard.Card {
 	if c.Ref != "" {
 		card := vcard.Card{}
 		card.SetValue(vcard.FieldVersion, "4.0")
 		card.SetValue(vcard.FieldUID, c.Ref)
 		name := c.Ref
-		if e, err := a.opt.Store.Person(c.Ref); err == nil {
+		if e, err := people.Person(c.Ref); err == nil {
 			name = e.DisplayName
 		}
 		card.SetValue(vcard.FieldFormattedName, name)
 		return card
 	}
-	entries, err := contactfile.ParseVCard(c.Card)
-	if err != nil || len(entries) != 1 {
+	card, err := oneCard(c.Card)
+	if err != nil {
 		a.log.Warn("a stored contact does not parse; left out of the export", "list", c.List, "contact", c.ID, "err", err)
-		return nil
 	}
-	return entries[0].Card
+	return card
 }
 
 // writeExport answers cards as a vCard (format=vcard, version=3.0 or 4.0)
@@ -257,6 +268,11 @@ type ImportReport struct {
 	Items     []ImportItem `json:"items"`
 	// ListVersion is the list's version after an applied import.
 	ListVersion uint64 `json:"list_version,omitempty"`
+}
+
+// note sums the report up for the audit log.
+func (rep *ImportReport) note() string {
+	return fmt.Sprintf("%s: %d created, %d updated, %d unchanged, %d skipped", rep.Format, rep.Created, rep.Updated, rep.Unchanged, rep.Skipped)
 }
 
 type ImportItem struct {
@@ -371,23 +387,22 @@ func planImport(r *http.Request, existing []existingContact) (*ImportReport, []s
 			return nil, nil, err
 		}
 		c.Name, c.Phones = name, phones
-		item.ID = contactID(c.UID)
 		switch {
 		case match < 0:
-			item.Action = "create"
+			c.ID = contactID(c.UID)
+			item.ID, item.Action = c.ID, "create"
 			rep.Created++
 			if dry {
 				item.ID = "" // assigned when the import is applied
 			}
 		case bytes.Equal(existing[match].card, c.Card):
-			item.ID, item.Action, item.Reason = existing[match].id, "unchanged", "matched by "+how
+			c.ID = existing[match].id
+			item.ID, item.Action, item.Reason = c.ID, "unchanged", "matched by "+how
 			rep.Unchanged++
 		default:
-			item.ID, item.Action, item.Reason = existing[match].id, "update", "matched by "+how
+			c.ID = existing[match].id
+			item.ID, item.Action, item.Reason = c.ID, "update", "matched by "+how
 			rep.Updated++
-		}
-		if c.ID = item.ID; c.ID == "" {
-			c.ID = contactID(c.UID)
 		}
 		if item.Action != "unchanged" {
 			plan = append(plan, c)

@@ -47,7 +47,8 @@ func (a *API) mountLists() {
 			return nil, badField("name", "required")
 		}
 		l := &store.List{State: store.ListDraft}
-		if err := a.applyListBody(l, &body); err != nil {
+		res := a.resolver()
+		if err := res.applyListBody(l, &body); err != nil {
 			return nil, err
 		}
 		if err := a.opt.Store.CreateList(l); err != nil {
@@ -57,7 +58,7 @@ func (a *API) mountLists() {
 		w.Header().Set("ETag", versionTag(l.Version))
 		w.Header().Set("Location", Prefix+"lists/"+l.ID)
 		n := a.receivers(l.ID)
-		return a.resolver().view(l, &n), nil
+		return res.renew().view(l, &n), nil
 	}))
 	a.route("GET "+Prefix+"lists/{id}", a.handleW(func(w http.ResponseWriter, r *http.Request) (any, error) {
 		l, err := a.list(r)
@@ -78,7 +79,11 @@ func (a *API) mountLists() {
 			return nil, err
 		}
 		before := a.receivers(l.ID)
-		updated, err := a.opt.Store.UpdateList(l.ID, version, func(n *store.List) error { return a.applyListBody(n, &body) })
+		var res *resolver // over the index the change is made to
+		updated, err := a.opt.Store.UpdateList(l.ID, version, func(n *store.List) error {
+			res = a.resolver()
+			return res.applyListBody(n, &body)
+		})
 		if err != nil {
 			return nil, listError(err)
 		}
@@ -86,7 +91,7 @@ func (a *API) mountLists() {
 		a.audit(r, store.AuditEntry{Action: "change list", Target: listTarget(updated), Before: before, After: after,
 			Note: "receivers before and after; " + body.changed()})
 		w.Header().Set("ETag", versionTag(updated.Version))
-		return a.resolver().view(updated, &after), nil
+		return res.renew().view(updated, &after), nil
 	}))
 	a.route("DELETE "+Prefix+"lists/{id}", a.handle(func(r *http.Request) (any, error) {
 		l, version, err := a.listToChange(r)
@@ -105,22 +110,16 @@ func (a *API) mountLists() {
 		if err != nil {
 			return nil, err
 		}
-		ix := a.opt.Store.Index()
 		out := MembersView{Receivers: []PersonRef{}, Editors: []PersonRef{}}
-		for i := range ix.Items {
-			it := &ix.Items[i]
-			if it.Kind != store.KindPerson {
-				continue
-			}
-			lists, edits := ix.ListsFor(it)
+		a.reach(l.ID, func(it *store.Item, receives, edits bool) {
 			ref := PersonRef{Username: it.Username, Key: it.Key}
-			if contains(lists, l.ID) {
+			if receives {
 				out.Receivers = append(out.Receivers, ref)
 			}
-			if contains(edits, l.ID) {
+			if edits {
 				out.Editors = append(out.Editors, ref)
 			}
-		}
+		})
 		return out, nil
 	}))
 }
@@ -145,17 +144,26 @@ func (a *API) listToChange(r *http.Request) (*store.List, uint64, error) {
 	return l, version, err
 }
 
-// receivers counts the people who receive a list now.
-func (a *API) receivers(id string) int {
+// reach calls fn for every person, in index order, with whether they
+// receive and whether they edit list id now.
+func (a *API) reach(id string, fn func(it *store.Item, receives, edits bool)) {
 	ix := a.opt.Store.Index()
-	n := 0
 	for i := range ix.Items {
 		if it := &ix.Items[i]; it.Kind == store.KindPerson {
-			if lists, _ := ix.ListsFor(it); contains(lists, id) {
-				n++
-			}
+			lists, edits := ix.ListsFor(it)
+			fn(it, slices.Contains(lists, id), slices.Contains(edits, id))
 		}
 	}
+}
+
+// receivers counts the people who receive a list now.
+func (a *API) receivers(id string) int {
+	n := 0
+	a.reach(id, func(_ *store.Item, receives, _ bool) {
+		if receives {
+			n++
+		}
+	})
 	return n
 }
 
@@ -244,9 +252,8 @@ func (b *ListBody) changed() string {
 	return "changed " + strings.Join(f, ", ")
 }
 
-// applyListBody checks a body and applies it to l.
-func (a *API) applyListBody(l *store.List, b *ListBody) error {
-	res := a.resolver()
+// applyListBody checks a body and applies it to l, resolving its names.
+func (r *resolver) applyListBody(l *store.List, b *ListBody) error {
 	if b.Name != nil {
 		name := strings.TrimSpace(*b.Name)
 		if err := checkText("name", name, 1, 200); err != nil {
@@ -269,7 +276,7 @@ func (a *API) applyListBody(l *store.List, b *ListBody) error {
 		}
 	}
 	if b.Audience != nil {
-		in, err := res.members("audience", &b.Audience.MembersBody, true)
+		in, err := r.members("audience", &b.Audience.MembersBody, true)
 		if err != nil {
 			return err
 		}
@@ -277,14 +284,14 @@ func (a *API) applyListBody(l *store.List, b *ListBody) error {
 		if except == nil {
 			except = &MembersBody{}
 		}
-		ex, err := res.members("audience.except", except, true)
+		ex, err := r.members("audience.except", except, true)
 		if err != nil {
 			return err
 		}
 		l.Audience = store.Audience{Everyone: b.Audience.Everyone, Managers: b.Audience.Managers, Members: in, Except: ex}
 	}
 	if b.Editors != nil {
-		ed, err := res.members("editors", b.Editors, false)
+		ed, err := r.members("editors", b.Editors, false)
 		if err != nil {
 			return err
 		}
@@ -295,13 +302,13 @@ func (a *API) applyListBody(l *store.List, b *ListBody) error {
 		case b.Live.Group != "" && b.Live.Department != "":
 			return badField("live", "a group or a department, not both")
 		case b.Live.Group != "":
-			key, err := res.group("live.group", b.Live.Group)
+			key, err := r.group("live.group", b.Live.Group)
 			if err != nil {
 				return err
 			}
 			l.Live = &store.Live{Group: key}
 		case b.Live.Department != "":
-			d, err := res.department("live.department", b.Live.Department)
+			d, err := r.department("live.department", b.Live.Department)
 			if err != nil {
 				return err
 			}

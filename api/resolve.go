@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/orgdav/orgdav/directory"
@@ -31,6 +32,12 @@ type groupInfo struct {
 }
 
 func (a *API) resolver() *resolver { return &resolver{a: a, ix: a.opt.Store.Index()} }
+
+// renew is r over the index as it is now, after a change of a list, with
+// the group names r has read: a list's change changes no directory group.
+func (r *resolver) renew() *resolver {
+	return &resolver{a: r.a, ix: r.a.opt.Store.Index(), groups: r.groups, byKey: r.byKey}
+}
 
 func (r *resolver) loadGroups() error {
 	if r.byKey != nil {
@@ -122,20 +129,11 @@ func (r *resolver) all(field string, in []string, fn func(field, s string) (stri
 		if err != nil {
 			return nil, err
 		}
-		if !contains(out, id) {
+		if !slices.Contains(out, id) {
 			out = append(out, id)
 		}
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // members resolves a members body; departments only where allowed.

@@ -5,7 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 )
+
+// Realm is the fixed Basic realm of every surface: macOS fails when it
+// varies by host name.
+const Realm = "orgdav"
 
 // Gate checks the HTTP Basic login of a request, the same way for every
 // surface (CardDAV, the admin API): throttled by user and client, cached
@@ -27,6 +32,18 @@ type Refusal struct {
 	Reason     string
 	RetryAfter int // seconds, for 429 and 503
 	Message    string
+}
+
+// SetHeaders sets the headers that go with the refusal: the Basic
+// challenge for a 401; Retry-After for a 429 or 503, so clients retry
+// instead of asking for the password again.
+func (no *Refusal) SetHeaders(h http.Header) {
+	switch {
+	case no.Status == http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", `Basic realm="`+Realm+`", charset="UTF-8"`)
+	case no.RetryAfter > 0:
+		h.Set("Retry-After", strconv.Itoa(no.RetryAfter))
+	}
 }
 
 // Check returns the canonical user name of the request's login, or why

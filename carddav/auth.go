@@ -2,11 +2,12 @@ package carddav
 
 import (
 	"net/http"
-	"strconv"
+
+	"github.com/orgdav/orgdav/auth"
 )
 
 // Realm is the fixed Basic realm: macOS fails when it varies by host name.
-const Realm = "orgdav"
+const Realm = auth.Realm
 
 // authenticate returns the canonical user, or writes the refusal and
 // returns "".
@@ -16,14 +17,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) string {
 		return user
 	}
 	s.metrics.authFailures.WithLabelValues(no.Reason).Inc()
-	switch {
-	case no.Status == http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Basic realm="`+Realm+`", charset="UTF-8"`)
-	case no.RetryAfter > 0:
-		// Clients retry a 503 or 429 instead of asking for the password
-		// again.
-		w.Header().Set("Retry-After", strconv.Itoa(no.RetryAfter))
-	}
+	no.SetHeaders(w.Header())
 	http.Error(w, no.Message, no.Status)
 	return ""
 }
