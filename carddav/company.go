@@ -122,11 +122,8 @@ func (b *companyBook) item(seg string) (*store.Item, bool) {
 }
 
 func (b *companyBook) find(seg string) (string, bool) {
-	it, ok := b.item(seg)
-	if !ok {
-		return "", false
-	}
-	return string(appendETag(nil, it, b.mask(it))), true
+	e, ok := b.findETag(seg, nil)
+	return string(e), ok
 }
 
 func (b *companyBook) findETag(seg string, dst []byte) ([]byte, bool) {
@@ -150,19 +147,14 @@ func (b *companyBook) get(seg string, v4 bool) ([]byte, string, error) {
 	return data, string(appendETag(nil, it, mask)), nil
 }
 
-// getXML is get escaped for a multistatus, from the render cache.
-func (b *companyBook) getXML(seg string, p *cardPlan) ([]byte, int, []byte, error) {
+// getXML is get escaped for a multistatus, from the render cache. The
+// ETag is the member's already: every listing and lookup gives it.
+func (b *companyBook) getXML(seg string, p *cardPlan) ([]byte, int, error) {
 	it, ok := b.item(seg)
 	if !ok {
-		return nil, 0, nil, store.ErrNotFound
+		return nil, 0, store.ErrNotFound
 	}
-	mask := b.mask(it)
-	data, n, err := b.s.renderXML(b.v.rd, it, mask, p)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	p.etagBuf = appendETag(p.etagBuf[:0], it, mask)
-	return data, n, p.etagBuf, nil
+	return b.s.renderXML(b.v.rd, it, b.mask(it), p)
 }
 
 func (b *companyBook) delta(tok string, limit int, fn func(member)) (string, bool, error) {
@@ -282,35 +274,18 @@ func (b *companyBook) initial(limit int, fn func(member)) (string, bool, error) 
 		b.list(func(m member) bool { fn(m); return true })
 		return b.token(), false, nil
 	}
-	var last uint64
-	truncated := false
-	n := 0
 	buf := make([]byte, 0, 64)
 	rev := b.rev()
-	err := b.s.store.Changes(0, func(c store.Change) bool {
-		if c.Rev > rev {
-			return false
-		}
+	last, truncated, err := pageChanges(0, rev, true, limit, b.s.store.Changes, func(c store.Change) (member, bool) {
 		it, exists := ix.Lookup(c.Name)
 		if c.Deleted || !exists || it.Rev != c.Rev || !shows(&b.v.view, it) {
-			last = c.Rev
-			return true
+			return member{deleted: true}, true // not listed; the next page starts after it
 		}
-		if n >= limit {
-			truncated = true
-			return false
-		}
-		n++
-		last = c.Rev
 		buf = appendETag(buf[:0], it, b.mask(it))
-		fn(member{seg: it.Name, suffix: ".vcf", etag: buf, plain: true})
-		return true
-	})
+		return member{seg: it.Name, suffix: ".vcf", etag: buf, plain: true}, true
+	}, fn)
 	if err != nil {
 		return "", false, err
-	}
-	if !truncated {
-		last = rev
 	}
 	return formatToken(b.s.store.Epoch(), bookCompany, last, b.v.fp), truncated, nil
 }

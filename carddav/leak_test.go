@@ -15,7 +15,7 @@ func fieldValues(e *directory.Entry) map[directory.Field][]string {
 	v := map[directory.Field][]string{}
 	add := func(f directory.Field, s string) {
 		if s != "" {
-			v[f] = append(v[f], s, escapeText(s))
+			v[f] = append(v[f], s, string(appendEscaped(nil, s)))
 		}
 	}
 	for _, m := range e.Emails {

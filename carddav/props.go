@@ -305,7 +305,7 @@ func (s *Server) propfind(w http.ResponseWriter, r *http.Request, rt route, v *v
 			plan := newCardPlan(pr)
 			defer plan.release()
 			b.list(func(mem member) bool {
-				s.writeMember(m, b, href, mem, &plan)
+				s.writeMember(m, b, href, mem, &plan, nil)
 				return true
 			})
 		}
@@ -351,7 +351,7 @@ func (s *Server) propfindCard(w http.ResponseWriter, r *http.Request, rt route, 
 	m.open()
 	plan := newCardPlan(pr)
 	defer plan.release()
-	s.writeMember(m, b, bookPath(v.user, b.id()), member{seg: rt.card, etag: []byte(etag)}, &plan)
+	s.writeMember(m, b, bookPath(v.user, b.id()), member{seg: rt.card, etag: []byte(etag)}, &plan, nil)
 	m.close()
 	if err := finish(); err != nil {
 		s.log.Debug("writing PROPFIND response failed", "path", r.URL.Path, "err", err)

@@ -208,7 +208,8 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, v *viewer, b book
 			return false // the client has gone: stop the work
 		}
 		// In the version the client asked for: a 4.0 parameter such as
-		// PREF is a TYPE value in 3.0.
+		// PREF is a TYPE value in 3.0. Fetched once: the response sends
+		// these bytes.
 		data, etag, err := b.get(mem.path(), plan.v4)
 		if err != nil || !qr.matches(data) {
 			return true
@@ -219,7 +220,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, v *viewer, b book
 		}
 		n++
 		mem.etag = []byte(etag)
-		s.writeMember(m, b, href, mem, &plan)
+		s.writeMember(m, b, href, mem, &plan, data)
 		return true
 	})
 	if truncated {

@@ -19,8 +19,8 @@ type cardPlan struct {
 	missing                          string // the ready 404 propstat, or ""
 
 	// Reused from one member to the next: a card escaped outside the
-	// render cache, and an ETag.
-	xmlBuf, etagBuf []byte
+	// render cache.
+	xmlBuf []byte
 }
 
 // newCardPlan decides what each card's response holds. allprop gives the
@@ -64,26 +64,30 @@ type etagFinder interface {
 }
 
 // xmlBook is a book that can give its cards already escaped for a
-// multistatus (the Company book, from its render cache). The answers may
-// live in p's buffers, valid until the next member.
+// multistatus (the Company book, from its render cache). The answer may
+// live in p's buffers, valid until the next member. It gives no ETag:
+// the member's is the card's (every caller of writeMember sets it).
 type xmlBook interface {
-	getXML(seg string, p *cardPlan) (xml []byte, rawLen int, etag []byte, err error)
+	getXML(seg string, p *cardPlan) (xml []byte, rawLen int, err error)
 }
 
 // writeMember writes one card's response. Card bytes are fetched only when
-// the request asks for address-data or a length.
-func (s *Server) writeMember(m ms, b book, bookHref string, mem member, p *cardPlan) {
-	var data, escaped []byte
-	length := 0
-	if p.data || p.length {
-		var d, etag []byte
+// the request asks for address-data or a length, and only when the caller
+// has not (card: the card as b.get gave it with p.v4 and mem.etag, or nil).
+func (s *Server) writeMember(m ms, b book, bookHref string, mem member, p *cardPlan, card []byte) {
+	data, length := card, len(card)
+	var escaped []byte
+	if (p.data || p.length) && card == nil {
 		var err error
 		if xb, ok := b.(xmlBook); ok {
-			escaped, length, etag, err = xb.getXML(mem.path(), p)
+			escaped, length, err = xb.getXML(mem.path(), p)
 		} else {
 			var tag string
-			d, tag, err = b.get(mem.path(), p.v4)
-			length, etag = len(d), []byte(tag)
+			data, tag, err = b.get(mem.path(), p.v4)
+			length = len(data)
+			if err == nil {
+				mem.etag = []byte(tag)
+			}
 		}
 		if err != nil {
 			m.w.WriteString("<D:response><D:href>")
@@ -91,8 +95,6 @@ func (s *Server) writeMember(m ms, b book, bookHref string, mem member, p *cardP
 			m.w.WriteString("</D:href><D:status>" + status404 + "</D:status></D:response>")
 			return
 		}
-		data = d
-		mem.etag = etag
 	}
 	m.w.WriteString("<D:response><D:href>")
 	writeHref(m.w, bookHref, mem)
@@ -227,7 +229,7 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, v *viewe
 			m.w.WriteString("</D:href><D:status>" + status404 + "</D:status></D:response>")
 			return
 		}
-		s.writeMember(m, b, href, mem, &plan)
+		s.writeMember(m, b, href, mem, &plan, nil)
 	})
 	if errors.Is(err, errInvalidToken) && m.w == nil {
 		s.metrics.syncs.WithLabelValues("invalid_token").Inc()
@@ -323,7 +325,7 @@ func (s *Server) multiget(w http.ResponseWriter, r *http.Request, v *viewer, b b
 			m.statusOnly(h, status404)
 			continue
 		}
-		s.writeMember(m, b, href, member{seg: seg, etag: etag}, &plan)
+		s.writeMember(m, b, href, member{seg: seg, etag: etag}, &plan, nil)
 	}
 	m.close()
 	if err := finish(); err != nil {

@@ -106,16 +106,9 @@ func foldInto(b, line []byte) []byte {
 	return append(b, line...)
 }
 
-// escapeText escapes a TEXT value (RFC 6350 3.4, RFC 2426 4).
-func escapeText(s string) string {
-	if !strings.ContainsAny(s, "\\\r\n,;") {
-		return s
-	}
-	return string(appendEscaped(nil, s))
-}
-
-// appendEscaped appends s escaped as a TEXT value: backslash, comma and
-// semicolon get a backslash; a line break (CRLF, LF or CR) becomes \n.
+// appendEscaped appends s escaped as a TEXT value (RFC 6350 3.4, RFC 2426
+// 4): backslash, comma and semicolon get a backslash; a line break (CRLF,
+// LF or CR) becomes \n.
 func appendEscaped(dst []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
@@ -146,11 +139,6 @@ func appendEscaped(dst []byte, s string) []byte {
 		last = i + 1
 	}
 	return append(dst, s[last:]...)
-}
-
-// renderPerson renders a person card with only the fields in mask.
-func renderPerson(e *directory.Entry, mask directory.FieldSet, v4 bool) []byte {
-	return renderPersonAs(directory.CardUID(e.Key), e, mask, v4)
 }
 
 // renderPersonAs renders a person card whose UID (its card name) is

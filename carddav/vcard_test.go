@@ -64,14 +64,15 @@ func checkGolden(t *testing.T, name string, got []byte) {
 
 func TestRenderGolden(t *testing.T) {
 	restricted := directory.AllFields &^ (1 << directory.FieldMobile) &^ (1 << directory.FieldHomePhone) &^ (1 << directory.FieldPhoto) &^ (1 << directory.FieldNotes)
+	uid := directory.CardUID(goldenPerson().Key)
 	cases := []struct {
 		file string
 		data []byte
 	}{
-		{"person-all-3.0.vcf", renderPerson(goldenPerson(), directory.AllFields, false)},
-		{"person-all-4.0.vcf", renderPerson(goldenPerson(), directory.AllFields, true)},
-		{"person-restricted-3.0.vcf", renderPerson(goldenPerson(), restricted, false)},
-		{"person-names-only-3.0.vcf", renderPerson(goldenPerson(), 0, false)},
+		{"person-all-3.0.vcf", renderPersonAs(uid, goldenPerson(), directory.AllFields, false)},
+		{"person-all-4.0.vcf", renderPersonAs(uid, goldenPerson(), directory.AllFields, true)},
+		{"person-restricted-3.0.vcf", renderPersonAs(uid, goldenPerson(), restricted, false)},
+		{"person-names-only-3.0.vcf", renderPersonAs(uid, goldenPerson(), 0, false)},
 		{"group-3.0.vcf", renderGroup(goldenGroup(), false)},
 		{"group-4.0.vcf", renderGroup(goldenGroup(), true)},
 	}
@@ -82,7 +83,8 @@ func TestRenderGolden(t *testing.T) {
 
 func TestRenderedCardsParseAndFoldOnUTF8Boundaries(t *testing.T) {
 	for _, v4 := range []bool{false, true} {
-		data := renderPerson(goldenPerson(), directory.AllFields, v4)
+		e := goldenPerson()
+		data := renderPersonAs(directory.CardUID(e.Key), e, directory.AllFields, v4)
 		for _, line := range strings.Split(strings.TrimSuffix(string(data), "\r\n"), "\r\n") {
 			if len(line) > 75 {
 				t.Errorf("line of %d octets: %q", len(line), line)
@@ -123,15 +125,16 @@ func TestEscapeText(t *testing.T) {
 		`all,;\` + "\n": `all\,\;\\\n`,
 	}
 	for in, want := range cases {
-		if got := escapeText(in); got != want {
-			t.Errorf("escapeText(%q) = %q, want %q", in, got, want)
+		if got := string(appendEscaped(nil, in)); got != want {
+			t.Errorf("appendEscaped(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
 func TestRenderHonoursMask(t *testing.T) {
 	e := goldenPerson()
-	full, none := unfoldedText(renderPerson(e, directory.AllFields, false)), unfoldedText(renderPerson(e, 0, false))
+	uid := directory.CardUID(e.Key)
+	full, none := unfoldedText(renderPersonAs(uid, e, directory.AllFields, false)), unfoldedText(renderPersonAs(uid, e, 0, false))
 	for _, secret := range []string{"+49 151 123", "+49 30 123", "Line one", "PHOTO", "E000042", "Kraków", "zoe@example.org"} {
 		if !strings.Contains(full, secret) {
 			t.Errorf("full card lacks %q", secret)

@@ -287,15 +287,7 @@ func (p *fastParser) parse() (*node, bool) {
 			if !ok || p.i == len(p.s) {
 				return nil, false
 			}
-			top := &p.stack[len(p.stack)-1]
-			switch n := top.n; {
-			case n.buf != nil:
-				n.buf = append(n.buf, t...)
-			case n.text == "":
-				n.text = t
-			default:
-				n.buf = append(append(make([]byte, 0, 2*(len(n.text)+len(t))), n.text...), t...)
-			}
+			addText(p.stack[len(p.stack)-1].n, t)
 			continue
 		}
 		p.i++ // '<'
@@ -339,9 +331,7 @@ func (p *fastParser) end() bool {
 
 func (p *fastParser) pop() {
 	top := p.stack[len(p.stack)-1]
-	if top.n.buf != nil {
-		top.n.text, top.n.buf = string(top.n.buf), nil
-	}
+	top.n.endText()
 	p.ns = p.ns[:top.nsMark]
 	p.stack = p.stack[:len(p.stack)-1]
 }

@@ -32,6 +32,27 @@ type node struct {
 	buf []byte
 }
 
+// addText gathers one piece of an element's text, as either parser reads
+// it. Text in one piece, the usual case, is kept as it comes; only a
+// second piece starts the buffer.
+func addText[T string | []byte](n *node, t T) {
+	switch {
+	case n.buf != nil:
+		n.buf = append(n.buf, t...)
+	case n.text == "":
+		n.text = string(t)
+	default:
+		n.buf = append(append(make([]byte, 0, 2*(len(n.text)+len(t))), n.text...), t...)
+	}
+}
+
+// endText makes the gathered pieces the element's text, once it closes.
+func (n *node) endText() {
+	if n.buf != nil {
+		n.text, n.buf = string(n.buf), nil
+	}
+}
+
 func (n *node) is(space, local string) bool { return n.name.Space == space && n.name.Local == local }
 
 func (n *node) child(space, local string) *node {
@@ -128,24 +149,13 @@ func decodeXML(r io.Reader) (*node, error) {
 			}
 			stack = append(stack, n)
 		case xml.EndElement:
-			if n := stack[len(stack)-1]; n.buf != nil {
-				n.text, n.buf = string(n.buf), nil
-			}
+			stack[len(stack)-1].endText()
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(stack) == 0 {
 				continue
 			}
-			// Text in one piece, the usual case, is kept as it comes; only
-			// a second piece starts the buffer.
-			switch n := stack[len(stack)-1]; {
-			case n.buf != nil:
-				n.buf = append(n.buf, t...)
-			case n.text == "":
-				n.text = string(t)
-			default:
-				n.buf = append(append(make([]byte, 0, 2*(len(n.text)+len(t))), n.text...), t...)
-			}
+			addText(stack[len(stack)-1], []byte(t))
 		}
 	}
 	if root == nil {
